@@ -1,0 +1,63 @@
+// Package hub implements `flotilla hub`, the hub's controllers as a daemon.
+package hub
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/flotilla-io/flotilla/internal/cli/clientconfig"
+	"github.com/flotilla-io/flotilla/internal/hub"
+	"github.com/flotilla-io/flotilla/internal/hub/clusterhealth"
+)
+
+// NewCommand returns `flotilla hub`.
+func NewCommand(conn *clientconfig.Options) *cobra.Command {
+	o := hub.Options{Health: clusterhealth.DefaultOptions()}
+	zo := zap.Options{}
+	cmd := &cobra.Command{
+		Use:   "hub",
+		Short: "Run the hub's controllers (a daemon)",
+		Long: `Run every hub controller in one leader-elected process against the hub's
+kube-apiserver. It serves Prometheus metrics on --metrics-bind-address and
+health probes (/healthz, /readyz) on --health-probe-bind-address.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zo)))
+			if o.Health.FailureThreshold < 1 {
+				return fmt.Errorf("--cluster-failure-threshold must be at least 1")
+			}
+			cfg, err := conn.RESTConfig()
+			if err != nil {
+				return err
+			}
+			cfg.UserAgent = "flotilla-hub"
+			ctx := ctrl.SetupSignalHandler()
+			if err := hub.CheckAPI(ctx, cfg); err != nil {
+				return err
+			}
+			mgr, err := hub.New(cfg, o)
+			if err != nil {
+				return err
+			}
+			return mgr.Start(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.MetricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of the Prometheus metrics endpoint (0 disables it)")
+	f.StringVar(&o.HealthAddr, "health-probe-bind-address", "127.0.0.1:8081", "address of the health probe endpoint")
+	f.BoolVar(&o.LeaderElection, "leader-elect", true, "elect a leader among hub replicas (lease flotilla-system/flotilla-hub)")
+	f.DurationVar(&o.Health.ProbeInterval, "cluster-probe-interval", o.Health.ProbeInterval, "time between health probes of a healthy member")
+	f.DurationVar(&o.Health.ProbeTimeout, "cluster-probe-timeout", o.Health.ProbeTimeout, "timeout of one health probe")
+	f.Int32Var(&o.Health.FailureThreshold, "cluster-failure-threshold", o.Health.FailureThreshold, "consecutive failed probes that turn a member's Ready condition False")
+	f.DurationVar(&o.Health.MaxBackoff, "cluster-probe-max-backoff", o.Health.MaxBackoff, "longest interval between probes of a member that is not ready")
+	f.DurationVar(&o.Health.StatusRefresh, "cluster-status-refresh", time.Minute, "how often a member's lastProbeTime is written when nothing else changed")
+	f.IntVar(&o.Health.Workers, "cluster-probe-workers", o.Health.Workers, "members probed at once")
+	gfs := flagSetFromGo()
+	zo.BindFlags(gfs)
+	f.AddGoFlagSet(gfs)
+	return cmd
+}

@@ -1,0 +1,80 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/flotilla-io/flotilla/api"
+	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/hub/clusterhealth"
+	"github.com/flotilla-io/flotilla/internal/member"
+)
+
+// Options configure the hub.
+type Options struct {
+	MetricsAddr    string
+	HealthAddr     string
+	LeaderElection bool
+	Health         clusterhealth.Options
+}
+
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=flotilla-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// New builds the hub's manager with every controller registered.
+func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  api.Scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.HealthAddr,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "flotilla-hub",
+		LeaderElectionNamespace: member.Namespace,
+		LeaseDuration:           ptr(15 * time.Second),
+		RenewDeadline:           ptr(10 * time.Second),
+		Cache: cache.Options{
+			// The hub reads Secrets only in its own namespace.
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Secret{}: {Namespaces: map[string]cache.Config{member.Namespace: {}}},
+			},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	rec := mgr.GetEventRecorder("flotilla-hub")
+	if err := clusterhealth.NewReconciler(mgr.GetClient(), rec, o.Health).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("cluster health controller: %w", err)
+	}
+	return mgr, nil
+}
+
+// CheckAPI fails with a clear message when the hub does not serve
+// Flotilla's API, so that `flotilla hub` does not start blind.
+func CheckAPI(ctx context.Context, cfg *rest.Config) error {
+	c, err := client.New(cfg, client.Options{Scheme: api.Scheme})
+	if err != nil {
+		return err
+	}
+	var l clusterv1alpha1.ClusterList
+	if err := c.List(ctx, &l, client.Limit(1)); err != nil {
+		return fmt.Errorf("the hub at %s does not serve the cluster.flotilla.io API or denies it to this identity (%w); run `flotilla install` against the hub first", cfg.Host, err)
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }

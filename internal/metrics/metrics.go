@@ -1,0 +1,46 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+var (
+	// ClusterProbeDuration is the latency of probes of members' API servers.
+	ClusterProbeDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "flotilla_cluster_probe_duration_seconds",
+		Help:    "Latency of the hub's health probes of member API servers, by cluster and result (Healthy, Unreachable, TLSFailed, Unauthorized, Unhealthy).",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"cluster", "result"})
+
+	// ClusterReady is 1 while a member's Ready condition is True.
+	ClusterReady = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "flotilla_cluster_ready",
+		Help: "1 when the member cluster's Ready condition is True, 0 otherwise.",
+	}, []string{"cluster"})
+
+	// ClusterProbeFailures counts failed probes.
+	ClusterProbeFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flotilla_cluster_probe_failures_total",
+		Help: "Failed health probes of member API servers, by cluster and reason.",
+	}, []string{"cluster", "reason"})
+
+	// ClusterReadyTransitions counts changes of the Ready condition.
+	ClusterReadyTransitions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flotilla_cluster_ready_transitions_total",
+		Help: "Changes of a member cluster's Ready condition, by cluster and new status.",
+	}, []string{"cluster", "status"})
+)
+
+func init() {
+	metrics.Registry.MustRegister(ClusterProbeDuration, ClusterReady, ClusterProbeFailures, ClusterReadyTransitions)
+}
+
+// ForgetCluster drops every series of a cluster that left the fleet.
+func ForgetCluster(name string) {
+	l := prometheus.Labels{"cluster": name}
+	ClusterProbeDuration.DeletePartialMatch(l)
+	ClusterReady.DeletePartialMatch(l)
+	ClusterProbeFailures.DeletePartialMatch(l)
+	ClusterReadyTransitions.DeletePartialMatch(l)
+}
