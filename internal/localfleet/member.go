@@ -249,15 +249,27 @@ func (m *Member) ensureNodes(ctx context.Context) error {
 	return nil
 }
 
-// StopAPIServer kills the member's kube-apiserver process, as an outage
-// would. StartMember (or Restart) brings it back.
+// StopAPIServer kills the member's kube-apiserver process (SIGKILL), as a
+// crash or an outage would. Restart brings it back.
 func (m *Member) StopAPIServer() error {
 	pidFile := filepath.Join(m.Workdir, "clusters", m.Spec.Name, "pids", "kube-apiserver.pid")
 	pid, ok := alivePid(pidFile)
 	if !ok {
 		return errors.New("kube-apiserver of " + m.Spec.Name + " is not running")
 	}
-	terminate(pid, 5*time.Second)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return err
+	}
+	for i := 0; i < 250 && pidAlive(pid); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// kwokctl tells a running component by signalling the pid in its pid
+	// file, which succeeds on a zombie; where nothing reaps orphans (some
+	// sandboxes' init), the killed process stays one. Without the pid file
+	// kwokctl knows the component is stopped.
+	if err := os.Remove(pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	return nil
 }
 

@@ -406,7 +406,11 @@ func ensureMemberIdentity(ctx context.Context, cs kubernetes.Interface, tokenWai
 		undo = append(undo, func() { _ = cs.RbacV1().ClusterRoleBindings().Delete(bg, MemberClusterRole, metav1.DeleteOptions{}) })
 	}
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: MemberServiceAccount, Namespace: member.Namespace, Labels: managedLabels()}}
-	if _, err := cs.CoreV1().ServiceAccounts(member.Namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := cs.CoreV1().ServiceAccounts(member.Namespace).Create(ctx, sa, metav1.CreateOptions{}); err == nil {
+		undo = append(undo, func() {
+			_ = cs.CoreV1().ServiceAccounts(member.Namespace).Delete(bg, MemberServiceAccount, metav1.DeleteOptions{})
+		})
+	} else if !apierrors.IsAlreadyExists(err) {
 		return "", undo, err
 	}
 	tok := &corev1.Secret{
@@ -416,7 +420,9 @@ func ensureMemberIdentity(ctx context.Context, cs kubernetes.Interface, tokenWai
 		},
 		Type: corev1.SecretTypeServiceAccountToken,
 	}
-	if _, err := cs.CoreV1().Secrets(member.Namespace).Create(ctx, tok, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := cs.CoreV1().Secrets(member.Namespace).Create(ctx, tok, metav1.CreateOptions{}); err == nil {
+		undo = append(undo, func() { _ = cs.CoreV1().Secrets(member.Namespace).Delete(bg, MemberTokenSecret, metav1.DeleteOptions{}) })
+	} else if !apierrors.IsAlreadyExists(err) {
 		return "", undo, err
 	}
 	deadline := time.Now().Add(tokenWait)

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"context"
+	"flag"
 	"errors"
 	"fmt"
 	"os"
@@ -51,6 +52,9 @@ type Setup func(*Env) (func(), error)
 // Run starts the fleet, runs setups, runs the suite and tears everything
 // down. It returns the exit code for os.Exit.
 func Run(m *testing.M, o Options, env **Env, setups ...Setup) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
 	if testing.Short() {
 		// Unit tests only: the suite's tests skip themselves via Require.
 		return m.Run()

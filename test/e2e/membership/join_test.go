@@ -316,3 +316,39 @@ func mustFreePort(t *testing.T) int {
 	}
 	return p
 }
+
+// TestJoinRollsBackAfterPartialWrites fails a join after it has created
+// Flotilla's identity in the member: the hub refuses the credentials
+// Secret because a stale one exists. Everything the join wrote must go.
+func TestJoinRollsBackAfterPartialWrites(t *testing.T) {
+	framework.Require(t, env)
+	ctx := context.Background()
+	const name = "rollback-b"
+	stale := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: member.Namespace, Name: membership.CredentialsSecretName(name)}}
+	if err := env.Hub.Create(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Hub.Delete(ctx, stale) })
+
+	_, err := join(t, name, env.Member("member-b").Kubeconfig)
+	wantJoinError(t, err, membership.StepRegister, "stale credentials secret")
+
+	var c clusterv1alpha1.Cluster
+	if err := env.Hub.Get(ctx, client.ObjectKey{Name: name}, &c); !apierrors.IsNotFound(err) {
+		t.Errorf("cluster %s on the hub: want NotFound, got %v", name, err)
+	}
+	// The stale secret was not the join's to delete.
+	if err := env.Hub.Get(ctx, client.ObjectKeyFromObject(stale), &corev1.Secret{}); err != nil {
+		t.Errorf("the pre-existing secret is gone: %v", err)
+	}
+	mc := env.MemberClient(t, "member-b")
+	framework.Eventually(t, 60*time.Second, func() error {
+		if _, err := mc.RbacV1().ClusterRoles().Get(ctx, membership.MemberClusterRole, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("clusterrole in member: want NotFound, got %v", err)
+		}
+		if _, err := mc.CoreV1().ServiceAccounts(member.Namespace).Get(ctx, membership.MemberServiceAccount, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("service account in member: want NotFound, got %v", err)
+		}
+		return nil
+	})
+}
