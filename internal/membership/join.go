@@ -397,8 +397,8 @@ func ensureMemberIdentity(ctx context.Context, cs kubernetes.Interface, tokenWai
 	}
 	binding := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: MemberClusterRole, Labels: managedLabels(), OwnerReferences: owned},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: MemberClusterRole},
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: MemberServiceAccount, Namespace: member.Namespace}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: MemberClusterRole},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: MemberServiceAccount, Namespace: member.Namespace}},
 	}
 	if _, created, err := createOrGet(ctx, binding, cs.RbacV1().ClusterRoleBindings().Create, cs.RbacV1().ClusterRoleBindings().Get); err != nil {
 		return "", undo, err
@@ -421,7 +421,9 @@ func ensureMemberIdentity(ctx context.Context, cs kubernetes.Interface, tokenWai
 		Type: corev1.SecretTypeServiceAccountToken,
 	}
 	if _, err := cs.CoreV1().Secrets(member.Namespace).Create(ctx, tok, metav1.CreateOptions{}); err == nil {
-		undo = append(undo, func() { _ = cs.CoreV1().Secrets(member.Namespace).Delete(bg, MemberTokenSecret, metav1.DeleteOptions{}) })
+		undo = append(undo, func() {
+			_ = cs.CoreV1().Secrets(member.Namespace).Delete(bg, MemberTokenSecret, metav1.DeleteOptions{})
+		})
 	} else if !apierrors.IsAlreadyExists(err) {
 		return "", undo, err
 	}

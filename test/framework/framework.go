@@ -2,8 +2,8 @@ package framework
 
 import (
 	"context"
-	"flag"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
