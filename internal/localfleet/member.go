@@ -273,14 +273,42 @@ func (m *Member) StopAPIServer() error {
 	return nil
 }
 
-// Restart starts whatever components of the member are stopped and waits
-// until it serves again.
-func (m *Member) Restart(ctx context.Context) error {
+func (m *Member) restartOnce(ctx context.Context) error {
+	// Components that died on their own (kube-controller-manager and
+	// kube-scheduler exit when they lose their leader lease while the API
+	// server is down) may linger as zombies, which kwokctl takes for
+	// running: drop their pid files so that it starts them again.
+	for _, p := range m.pidFiles() {
+		if _, alive := alivePid(p); !alive {
+			_ = os.Remove(p)
+		}
+	}
 	o := MemberOptions{Workdir: m.Workdir, Binaries: m.bins}
 	if _, err := o.kwokctl(ctx, m.Spec.Name, "start", "cluster", "--wait", "2m"); err != nil {
 		return err
 	}
 	return m.waitReady(ctx, 2*time.Minute)
+}
+
+// Restart starts whatever components of the member are stopped and waits
+// until it serves again.
+func (m *Member) Restart(ctx context.Context) error {
+	if err := m.restartOnce(ctx); err != nil {
+		return err
+	}
+	// A component may have given up while the API server was away and died
+	// just now; start it once more.
+	for _, p := range m.pidFiles() {
+		if _, alive := alivePid(p); !alive {
+			return m.restartOnce(ctx)
+		}
+	}
+	return nil
+}
+
+func (m *Member) pidFiles() []string {
+	pids, _ := filepath.Glob(filepath.Join(m.Workdir, "clusters", m.Spec.Name, "pids", "*.pid"))
+	return pids
 }
 
 // DeleteMember removes a member cluster and its state.

@@ -156,6 +156,8 @@ func KillReferencing(dir string, grace time.Duration) int {
 		return 0
 	}
 	self := os.Getpid()
+	// Match paths inside dir, so that /x/fleet-1 never matches /x/fleet-12.
+	needle := []byte(strings.TrimSuffix(dir, "/") + "/")
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
@@ -170,7 +172,7 @@ func KillReferencing(dir string, grace time.Duration) int {
 		if err != nil || len(cmdline) == 0 {
 			continue
 		}
-		if bytes.Contains(cmdline, []byte(dir)) && pidAlive(pid) {
+		if bytes.Contains(cmdline, needle) && pidAlive(pid) {
 			victims = append(victims, pid)
 		}
 	}

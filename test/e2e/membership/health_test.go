@@ -72,15 +72,15 @@ func hasEvent(name, reason string) error {
 func TestHealthTransitions(t *testing.T) {
 	framework.Require(t, env)
 	ctx := context.Background()
-	const name = "health-b"
-	if _, err := join(t, name, env.Member("member-b").Kubeconfig); err != nil {
+	const name = "health-c"
+	if _, err := join(t, name, env.Member("member-c").Kubeconfig); err != nil {
 		t.Fatalf("join: %v", err)
 	}
 	t.Cleanup(func() { _, _ = membership.Unjoin(ctx, env.Hub, name, membership.UnjoinOptions{}) })
 	framework.Eventually(t, 60*time.Second, func() error { return clusterReady(name, true) })
 	framework.Eventually(t, 30*time.Second, func() error { return hasEvent(name, clusterhealth.EventClusterReady) })
 
-	m := env.Member("member-b")
+	m := env.Member("member-c")
 	stopped := time.Now()
 	if err := m.StopAPIServer(); err != nil {
 		t.Fatal(err)

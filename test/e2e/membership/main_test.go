@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 	members := []localfleet.MemberSpec{
 		{Name: "member-a", Nodes: 2, Region: "region-a", Provider: "cloud-a"},
 		{Name: "member-b", Nodes: 2, Region: "region-b", Provider: "cloud-b"},
+		// member-c is only for the outage test, so that components that
+		// give up during the outage cannot disturb the other tests.
+		{Name: "member-c", Nodes: 1, Region: "region-c", Provider: "cloud-c"},
 	}
 	os.Exit(framework.Run(m, framework.Options{Members: members}, &env, startHub))
 }
