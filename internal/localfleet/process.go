@@ -35,8 +35,7 @@ func (p *process) logPath() string { return filepath.Join(p.dir, p.name+".log") 
 // start launches the process unless one started earlier with the same
 // pid file is still alive. It reports whether it started a new one.
 func (p *process) start() (bool, error) {
-	if pid, ok := alivePid(p.pidPath()); ok {
-		_ = pid
+	if _, ok := alivePid(p.pidPath()); ok {
 		return false, nil
 	}
 	if err := os.MkdirAll(p.dir, 0o700); err != nil {

@@ -2,6 +2,7 @@
 package hub
 
 import (
+	"flag"
 	"fmt"
 	"time"
 
@@ -56,7 +57,7 @@ health probes (/healthz, /readyz) on --health-probe-bind-address.`,
 	f.DurationVar(&o.Health.MaxBackoff, "cluster-probe-max-backoff", o.Health.MaxBackoff, "longest interval between probes of a member that is not ready")
 	f.DurationVar(&o.Health.StatusRefresh, "cluster-status-refresh", time.Minute, "how often a member's lastProbeTime is written when nothing else changed")
 	f.IntVar(&o.Health.Workers, "cluster-probe-workers", o.Health.Workers, "members probed at once")
-	gfs := flagSetFromGo()
+	gfs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zo.BindFlags(gfs)
 	f.AddGoFlagSet(gfs)
 	return cmd
