@@ -51,7 +51,7 @@ $FLOTILLA_HOME/kubeconfig/hub.yaml (FLOTILLA_HOME defaults to ~/.flotilla).`,
 	}
 	conn.AddFlags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%w: %v\nSee '%s --help'.", ErrUsage, err, c.CommandPath())
+		return fmt.Errorf("%w: %v (see '%s --help')", ErrUsage, err, c.CommandPath())
 	})
 	root.AddGroup(&cobra.Group{ID: "fleet", Title: "Fleet commands:"},
 		&cobra.Group{ID: "local", Title: "Local fleet:"},

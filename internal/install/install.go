@@ -13,6 +13,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
@@ -27,8 +28,12 @@ const FieldManager = "flotilla-install"
 
 // Names of the hub controller's identity and RBAC.
 const (
-	HubClusterRole    = "flotilla-hub"
+	HubClusterRole = "flotilla-hub"
+	// HubControllerUser is the user `flotilla hub` runs as when it
+	// authenticates with a client certificate (the local fleet does).
 	HubControllerUser = "system:flotilla:hub"
+	// HubServiceAccount in flotilla-system is the identity of a hub that
+	// runs in a cluster.
 	HubServiceAccount = "flotilla-hub"
 )
 
@@ -104,7 +109,7 @@ func decode(b []byte) ([]*unstructured.Unstructured, error) {
 }
 
 func toUnstructured(o client.Object) *unstructured.Unstructured {
-	m, err := runtimeToMap(o)
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
 	if err != nil {
 		panic(err)
 	}
@@ -123,7 +128,7 @@ func Install(ctx context.Context, cfg *rest.Config, progress io.Writer) error {
 		return fmt.Errorf("decode embedded manifests: %w", err)
 	}
 	for _, o := range objs {
-		if err := c.Patch(ctx, o, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 			return fmt.Errorf("apply %s %s: %w", o.GetKind(), o.GetName(), err)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/flotilla-io/flotilla/internal/install"
 	"github.com/flotilla-io/flotilla/internal/pki"
 )
 
@@ -35,9 +36,6 @@ var HubControllers = []string{
 const (
 	// AdminUser is the hub administrator of a local fleet (system:masters).
 	AdminUser = "flotilla-admin"
-	// HubControllerUser is the identity `flotilla hub` runs as. RBAC binds it
-	// to the flotilla-hub ClusterRole only.
-	HubControllerUser = "system:flotilla:hub"
 )
 
 // HubOptions configure a local hub.
@@ -56,15 +54,17 @@ type HubOptions struct {
 
 // Hub is a running local hub.
 type Hub struct {
-	opts  HubOptions
-	ports hubPorts
-	procs []*process
+	opts    HubOptions
+	ports   hubPorts
+	procs   []*process
+	clients map[string]*http.Client // by certificate, for health checks
 
 	// URL of the hub's kube-apiserver.
 	URL string
 	// AdminKubeconfig is the path of a kubeconfig for AdminUser.
 	AdminKubeconfig string
-	// ControllerKubeconfig is the path of a kubeconfig for HubControllerUser.
+	// ControllerKubeconfig is the path of a kubeconfig for
+	// install.HubControllerUser, whom RBAC binds to the flotilla-hub roles only.
 	ControllerKubeconfig string
 	// CAFile is the hub CA's certificate.
 	CAFile string
@@ -211,7 +211,7 @@ func (h *Hub) ensurePKI() error {
 		{"apiserver-etcd-client", pki.LeafOptions{CommonName: "kube-apiserver-etcd-client", Client: true}},
 		{"admin", pki.LeafOptions{CommonName: AdminUser, Organization: []string{"system:masters"}, Client: true}},
 		{"kube-controller-manager", pki.LeafOptions{CommonName: "system:kube-controller-manager", Client: true}},
-		{"hub-controller", pki.LeafOptions{CommonName: HubControllerUser, Client: true}},
+		{"hub-controller", pki.LeafOptions{CommonName: install.HubControllerUser, Client: true}},
 	}
 	for _, l := range leaves {
 		leaf, err := ca.Issue(l.o)
@@ -406,7 +406,7 @@ func (h *Hub) kcmProcess() *process {
 func (h *Hub) writeKubeconfigs() error {
 	for _, k := range []struct{ file, user, cert string }{
 		{"admin.kubeconfig", AdminUser, "admin"},
-		{"hub-controller.kubeconfig", HubControllerUser, "hub-controller"},
+		{"hub-controller.kubeconfig", install.HubControllerUser, "hub-controller"},
 		{"kcm.kubeconfig", "system:kube-controller-manager", "kube-controller-manager"},
 	} {
 		cfg, err := h.kubeconfig("flotilla-hub", k.user, k.cert)
@@ -444,6 +444,9 @@ func (h *Hub) kubeconfig(name, user, certBase string) (*clientcmdapi.Config, err
 }
 
 func (h *Hub) tlsClient(certBase string) (*http.Client, error) {
+	if c, ok := h.clients[certBase]; ok {
+		return c, nil
+	}
 	ca, err := os.ReadFile(h.path("pki", "ca.crt"))
 	if err != nil {
 		return nil, err
@@ -456,9 +459,14 @@ func (h *Hub) tlsClient(certBase string) (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12,
-	}}}, nil
+	}}}
+	if h.clients == nil {
+		h.clients = map[string]*http.Client{}
+	}
+	h.clients[certBase] = c
+	return c, nil
 }
 
 func (h *Hub) httpOK(ctx context.Context, certBase, url string) error {

@@ -263,21 +263,16 @@ func (m *Member) StopAPIServer() error {
 	for i := 0; i < 250 && pidAlive(pid); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
-	// kwokctl tells a running component by signalling the pid in its pid
-	// file, which succeeds on a zombie; where nothing reaps orphans (some
-	// sandboxes' init), the killed process stays one. Without the pid file
-	// kwokctl knows the component is stopped.
-	if err := os.Remove(pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
 	return nil
 }
 
 func (m *Member) restartOnce(ctx context.Context) error {
-	// Components that died on their own (kube-controller-manager and
-	// kube-scheduler exit when they lose their leader lease while the API
-	// server is down) may linger as zombies, which kwokctl takes for
-	// running: drop their pid files so that it starts them again.
+	// kwokctl tells a running component by signalling the pid in its pid
+	// file, which succeeds on a zombie; where nothing reaps orphans (some
+	// sandboxes' init), a killed component, or one that exited on its own
+	// (kube-controller-manager and kube-scheduler do when they lose their
+	// leader lease while the API server is down), stays one. Drop the pid
+	// files of dead components so that kwokctl starts them again.
 	for _, p := range m.pidFiles() {
 		if _, alive := alivePid(p); !alive {
 			_ = os.Remove(p)

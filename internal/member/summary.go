@@ -57,8 +57,11 @@ func NewWatcher(cfg *rest.Config, resync time.Duration) (*Watcher, error) {
 // Stop stops the informers.
 func (w *Watcher) Stop() { w.cancel() }
 
-// Synced reports whether both informers have listed the member once.
-func (w *Watcher) Synced() bool { return w.nodes.HasSynced() && w.pods.HasSynced() }
+// WaitSynced waits until both informers have listed the member once, or
+// ctx ends, and reports whether they have.
+func (w *Watcher) WaitSynced(ctx context.Context) bool {
+	return cache.WaitForCacheSync(ctx.Done(), w.nodes.HasSynced, w.pods.HasSynced)
+}
 
 func trimNode(obj any) (any, error) {
 	n, ok := obj.(*corev1.Node)
@@ -239,11 +242,4 @@ func (ws *Watchers) Forget(cluster string) {
 		e.w.Stop()
 		delete(ws.m, cluster)
 	}
-}
-
-// Len is the number of running watchers.
-func (ws *Watchers) Len() int {
-	ws.mu.Lock()
-	defer ws.mu.Unlock()
-	return len(ws.m)
 }

@@ -5,13 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
-	"errors"
-	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -159,43 +155,6 @@ func WritePair(dir, base string, cert *x509.Certificate, key crypto.Signer) erro
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, base+".key"), k, 0o600)
-}
-
-// LoadCA reads a CA written by WritePair.
-func LoadCA(dir, base string) (*CA, error) {
-	cb, err := os.ReadFile(filepath.Join(dir, base+".crt"))
-	if err != nil {
-		return nil, err
-	}
-	kb, err := os.ReadFile(filepath.Join(dir, base+".key"))
-	if err != nil {
-		return nil, err
-	}
-	cblock, _ := pem.Decode(cb)
-	kblock, _ := pem.Decode(kb)
-	if cblock == nil || kblock == nil {
-		return nil, errors.New("invalid PEM in CA files")
-	}
-	cert, err := x509.ParseCertificate(cblock.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	k, err := x509.ParsePKCS8PrivateKey(kblock.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	signer, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("CA key is %T, not a signer", k)
-	}
-	return &CA{Cert: cert, Key: signer}, nil
-}
-
-// SPKIHash returns the kubeadm-style "sha256:<hex>" hash of a certificate's
-// subject public key info, which a joining party uses to pin the hub's CA.
-func SPKIHash(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
-	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // NewSigningKey returns a fresh key for signing service account tokens.

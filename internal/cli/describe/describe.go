@@ -20,6 +20,7 @@ import (
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/cli/clientconfig"
+	"github.com/flotilla-io/flotilla/internal/cli/get"
 	"github.com/flotilla-io/flotilla/internal/cli/output"
 )
 
@@ -40,9 +41,7 @@ func NewCommand(conn *clientconfig.Options) *cobra.Command {
 			if name == "" {
 				return fmt.Errorf("name the object: flotilla describe cluster NAME")
 			}
-			switch strings.ToLower(kind) {
-			case "cluster", "clusters", "fc", "mcl":
-			default:
+			if res, ok := get.Resource(kind); !ok || res != "clusters" {
 				return fmt.Errorf("unknown kind %q: flotilla describe knows cluster", kind)
 			}
 			c, _, err := conn.Client()

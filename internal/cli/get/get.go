@@ -27,6 +27,13 @@ var resourceAliases = map[string]string{
 	"clusters.cluster.flotilla.io": "clusters",
 }
 
+// Resource resolves what a user typed (cluster, clusters, fc, ...) to a
+// resource name.
+func Resource(arg string) (string, bool) {
+	res, ok := resourceAliases[strings.ToLower(arg)]
+	return res, ok
+}
+
 // NewCommand returns `flotilla get`.
 func NewCommand(conn *clientconfig.Options) *cobra.Command {
 	var out output.Options
@@ -44,7 +51,7 @@ func NewCommand(conn *clientconfig.Options) *cobra.Command {
 			if err := out.Validate(); err != nil {
 				return err
 			}
-			res, ok := resourceAliases[strings.ToLower(args[0])]
+			res, ok := Resource(args[0])
 			if !ok {
 				return fmt.Errorf("unknown resource %q: flotilla get knows clusters", args[0])
 			}

@@ -139,7 +139,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		w, err := r.watchers.Get(c.Name, key, cfg, 0)
 		if err != nil {
 			log.Error(err, "start member informers")
-		} else if w.Synced() {
+		} else if r.waitSynced(ctx, w) {
 			ns, rs := w.Summary()
 			c.Status.NodeSummary = &ns
 			c.Status.ResourceSummary = &rs
@@ -153,6 +153,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.emit(orig, &c, res)
 	return ctrl.Result{RequeueAfter: r.next(&c)}, nil
+}
+
+// waitSynced gives a new watcher up to ProbeTimeout for its first list, so
+// that a newly joined cluster shows its summary with its first Ready.
+func (r *Reconciler) waitSynced(ctx context.Context, w *member.Watcher) bool {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.ProbeTimeout)
+	defer cancel()
+	return w.WaitSynced(ctx)
 }
 
 // probe resolves the cluster's credentials and probes it. key identifies
