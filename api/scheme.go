@@ -8,6 +8,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
 )
 
 // Scheme knows every type Flotilla reads or writes on the hub.
@@ -20,5 +21,8 @@ func init() {
 
 // AddToScheme adds Flotilla's own API groups to s.
 func AddToScheme(s *runtime.Scheme) error {
-	return clusterv1alpha1.AddToScheme(s)
+	if err := clusterv1alpha1.AddToScheme(s); err != nil {
+		return err
+	}
+	return policyv1alpha1.AddToScheme(s)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	applycmd "github.com/flotilla-io/flotilla/internal/cli/apply"
 	"github.com/flotilla-io/flotilla/internal/cli/clientconfig"
 	"github.com/flotilla-io/flotilla/internal/cli/describe"
 	"github.com/flotilla-io/flotilla/internal/cli/down"
@@ -62,7 +63,7 @@ $FLOTILLA_HOME/kubeconfig/hub.yaml (FLOTILLA_HOME defaults to ~/.flotilla).`,
 			root.AddCommand(c)
 		}
 	}
-	add("fleet", get.NewCommand(conn), describe.NewCommand(conn), join.NewCommand(conn), unjoin.NewCommand(conn))
+	add("fleet", applycmd.NewCommand(conn), get.NewCommand(conn), describe.NewCommand(conn), join.NewCommand(conn), unjoin.NewCommand(conn))
 	add("local", up.NewCommand(), down.NewCommand())
 	add("daemons", hubcmd.NewCommand(conn), installcmd.NewCommand(conn))
 	root.AddCommand(version.NewCommand())
