@@ -42,7 +42,7 @@ verify: generate ## Fail if generated code is stale, code is unformatted or vet 
 
 .PHONY: test
 test: build k8s-binaries ## Run every test: unit, integration and end-to-end against real clusters
-	$(GO) test -p $(TEST_P) -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -p $(TEST_P) -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: test-unit
 test-unit: ## Run the unit tests only (no clusters)
