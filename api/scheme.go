@@ -9,6 +9,7 @@ import (
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
+	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
 )
 
 // Scheme knows every type Flotilla reads or writes on the hub.
@@ -24,5 +25,8 @@ func AddToScheme(s *runtime.Scheme) error {
 	if err := clusterv1alpha1.AddToScheme(s); err != nil {
 		return err
 	}
-	return policyv1alpha1.AddToScheme(s)
+	if err := policyv1alpha1.AddToScheme(s); err != nil {
+		return err
+	}
+	return workv1alpha1.AddToScheme(s)
 }

@@ -143,6 +143,28 @@ type ClusterStatus struct {
 	// success.
 	// +optional
 	ConsecutiveProbeFailures int32 `json:"consecutiveProbeFailures,omitempty"`
+
+	// apiEnablements lists the resources the cluster's API server serves,
+	// by group and version. The scheduler sends a template only to clusters
+	// that serve its kind. Empty until the hub first discovers them.
+	// +listType=map
+	// +listMapKey=groupVersion
+	// +kubebuilder:validation:MaxItems=512
+	// +optional
+	APIEnablements []APIEnablement `json:"apiEnablements,omitempty"`
+}
+
+// APIEnablement is the list of resources one group and version serves.
+type APIEnablement struct {
+	// groupVersion is the API group and version, for example apps/v1.
+	// +required
+	GroupVersion string `json:"groupVersion"`
+	// kinds are the kinds of the top-level resources served in that
+	// group and version.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=512
+	// +optional
+	Kinds []string `json:"kinds,omitempty"`
 }
 
 // NodeSummary counts a cluster's nodes.
