@@ -16,7 +16,9 @@ import (
 	"github.com/flotilla-io/flotilla/api"
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/hub/clusterhealth"
+	"github.com/flotilla-io/flotilla/internal/hub/propagation"
 	"github.com/flotilla-io/flotilla/internal/member"
+	"github.com/flotilla-io/flotilla/internal/scheduler"
 )
 
 // Options configure the hub.
@@ -25,6 +27,7 @@ type Options struct {
 	HealthAddr     string
 	LeaderElection bool
 	Health         clusterhealth.Options
+	Propagation    propagation.Options
 }
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=flotilla-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
@@ -59,6 +62,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	rec := mgr.GetEventRecorder("flotilla-hub")
 	if err := clusterhealth.NewReconciler(mgr.GetClient(), rec, o.Health).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("cluster health controller: %w", err)
+	}
+	if err := scheduler.NewReconciler(mgr.GetClient(), mgr.GetEventRecorder("flotilla-scheduler")).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	if err := propagation.SetupWithManager(mgr, cfg, o.Propagation); err != nil {
+		return nil, fmt.Errorf("propagation pipeline: %w", err)
 	}
 	return mgr, nil
 }

@@ -30,10 +30,44 @@ var (
 		Name: "flotilla_cluster_ready_transitions_total",
 		Help: "Changes of a member cluster's Ready condition, by cluster and new status.",
 	}, []string{"cluster", "status"})
+
+	// ReconcileTotal counts the propagation pipeline's reconciles.
+	ReconcileTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flotilla_propagation_reconcile_total",
+		Help: "Reconciles of the propagation pipeline, by controller (detector, execution) and result (success, error).",
+	}, []string{"controller", "result"})
+
+	// MemberWrites counts the hub's writes to member clusters.
+	MemberWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flotilla_member_writes_total",
+		Help: "Writes (apply, create, delete) the hub made to member clusters, by cluster, operation and result (success, conflict, error).",
+	}, []string{"cluster", "operation", "result"})
+
+	// ApplyDuration is the latency of server-side applies to members.
+	ApplyDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "flotilla_member_apply_duration_seconds",
+		Help:    "Latency of server-side applies to member clusters, by cluster.",
+		Buckets: []float64{.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"cluster"})
+
+	// PropagationLatency is the time from a template's creation to its
+	// first successful apply in a member.
+	PropagationLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "flotilla_propagation_latency_seconds",
+		Help:    "Time from a template's creation on the hub to its first successful apply in each member.",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+	})
+
+	// BindingsCreated counts the bindings the detector created.
+	BindingsCreated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "flotilla_bindings_created_total",
+		Help: "Bindings the detector created, one per newly claimed template.",
+	})
 )
 
 func init() {
-	metrics.Registry.MustRegister(ClusterProbeDuration, ClusterReady, ClusterProbeFailures, ClusterReadyTransitions)
+	metrics.Registry.MustRegister(ClusterProbeDuration, ClusterReady, ClusterProbeFailures, ClusterReadyTransitions,
+		ReconcileTotal, MemberWrites, ApplyDuration, PropagationLatency, BindingsCreated)
 }
 
 // ForgetCluster drops every series of a cluster that left the fleet.

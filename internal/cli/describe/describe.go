@@ -1,10 +1,12 @@
 // Package describe implements `flotilla describe`: everything the hub knows
-// about one object, with its conditions and recent events, for
-// troubleshooting.
+// about one cluster, or about one template and why it runs where it runs
+// (its policy, binding, scheduling decisions and each cluster's result),
+// with recent events, for troubleshooting.
 package describe
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -15,8 +17,10 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/cli/clientconfig"
@@ -26,32 +30,121 @@ import (
 
 // NewCommand returns `flotilla describe`.
 func NewCommand(conn *clientconfig.Options) *cobra.Command {
+	var (
+		ns     get.NamespaceOptions
+		format string
+	)
 	cmd := &cobra.Command{
-		Use:     "describe cluster NAME",
-		Short:   "Show a fleet object in detail, with its conditions and events",
-		Example: `  flotilla describe cluster member-cluster-1`,
-		Args:    cobra.RangeArgs(1, 2),
+		Use:   "describe (cluster NAME | KIND NAME | KIND/NAME)",
+		Short: "Show a cluster in detail, or trace a template to the clusters that run it",
+		Long: `Describe a member cluster: its conditions, resources and events.
+
+Describe any template on the hub (a Deployment, a ConfigMap, an object of a
+CRD...) to see why it runs where it runs: the policy that claimed it, the
+scheduler's decision on every cluster, what each cluster applied and
+reports (with the member's exact error on failure), its dependencies, and
+the events of the template and of its binding. KIND is anything kubectl
+accepts: a kind, a plural or a short name, optionally with its group
+(deploy, deployments.apps, cm). Describing a binding (rb, crb) traces its
+template.
+
+With -o json or -o yaml, a template's trace is printed as one object.`,
+		Example: `  flotilla describe cluster member-cluster-1
+  flotilla describe deployment web -n web
+  flotilla describe deploy/web -n web -o yaml
+  flotilla describe clusterrole/web-reader
+  flotilla describe rb web-deployment -n web`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, name := args[0], ""
 			if i := strings.Index(kind, "/"); i >= 0 {
+				if len(args) == 2 {
+					return fmt.Errorf("name the object once: flotilla describe KIND/NAME or flotilla describe KIND NAME")
+				}
 				kind, name = kind[:i], kind[i+1:]
 			} else if len(args) == 2 {
 				name = args[1]
 			}
 			if name == "" {
-				return fmt.Errorf("name the object: flotilla describe cluster NAME")
+				return fmt.Errorf("name the object: flotilla describe KIND NAME, such as flotilla describe cluster member-cluster-1")
 			}
-			if res, ok := get.Resource(kind); !ok || res != "clusters" {
-				return fmt.Errorf("unknown kind %q: flotilla describe knows cluster", kind)
+			if format != "" && format != output.JSON && format != output.YAML {
+				return fmt.Errorf("unknown output format %q: describe prints text, json or yaml", format)
 			}
-			c, _, err := conn.Client()
+			c, cfg, err := conn.Client()
 			if err != nil {
 				return err
 			}
-			return Cluster(cmd.Context(), c, cmd.OutOrStdout(), name, time.Now())
+			namespace, err := ns.Resolve(conn)
+			if err != nil {
+				return err
+			}
+			mapper, err := NewMapper(cfg, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return Describe(cmd.Context(), Options{Client: c, Mapper: mapper, Out: cmd.OutOrStdout(),
+				Namespace: namespace, Format: format, Now: time.Now()}, kind, name)
 		},
 	}
+	cmd.Flags().StringVarP(&format, "output", "o", "", "json or yaml: print the trace as one object (default: text)")
+	ns.AddFlags(cmd.Flags(), false)
 	return cmd
+}
+
+// Options are what Describe works with.
+type Options struct {
+	Client client.Client
+	// Mapper resolves the kinds of templates.
+	Mapper meta.RESTMapper
+	Out    io.Writer
+	// Namespace of namespaced objects.
+	Namespace string
+	// Format is "" for text, or output.JSON or output.YAML.
+	Format string
+	Now    time.Time
+}
+
+// Describe describes the object of kind (as a user typed it) named name: a
+// cluster, a binding's template, or any template.
+func Describe(ctx context.Context, o Options, kind, name string) error {
+	var (
+		tr  *Trace
+		err error
+	)
+	switch res, _ := get.Resource(kind); res {
+	case "clusters":
+		if o.Format != "" {
+			return clusterObject(ctx, o.Client, o.Out, name, o.Format)
+		}
+		return Cluster(ctx, o.Client, o.Out, name, o.Now)
+	case "resourcebindings":
+		tr, err = TraceBinding(ctx, o.Client, o.Namespace, name)
+	case "clusterresourcebindings":
+		tr, err = TraceBinding(ctx, o.Client, "", name)
+	default:
+		m, rerr := ResolveKind(o.Mapper, kind)
+		if rerr != nil {
+			return rerr
+		}
+		gvk := m.GroupVersionKind
+		if gvk.Group == "flotilla.io" || strings.HasSuffix(gvk.Group, ".flotilla.io") {
+			return fmt.Errorf("%s is one of Flotilla's own kinds, not a template; read it with `kubectl get %s.%s %s -o yaml`",
+				gvk.Kind, m.Resource.Resource, gvk.Group, name)
+		}
+		namespace := ""
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			namespace = o.Namespace
+		}
+		tr, err = TraceTemplate(ctx, o.Client, gvk, namespace, name)
+	}
+	if err != nil {
+		return err
+	}
+	if o.Format != "" {
+		return printStructured(o.Out, o.Format, tr)
+	}
+	return PrintTrace(o.Out, tr, o.Now)
 }
 
 // Cluster describes one cluster.
@@ -59,13 +152,47 @@ func Cluster(ctx context.Context, c client.Client, w io.Writer, name string, now
 	var cl clusterv1alpha1.Cluster
 	if err := c.Get(ctx, client.ObjectKey{Name: name}, &cl); err != nil {
 		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("cluster %q not found; `flotilla get clusters` lists the joined clusters", name)
+			return clusterNotFound(name)
 		}
 		return err
 	}
-	var evs corev1.EventList
-	_ = c.List(ctx, &evs, client.MatchingFields{"involvedObject.kind": "Cluster", "involvedObject.name": name})
-	return PrintCluster(w, &cl, evs.Items, now)
+	return PrintCluster(w, &cl, listEvents(ctx, c, "Cluster", "", name), now)
+}
+
+func clusterNotFound(name string) error {
+	return fmt.Errorf("cluster %q not found; `flotilla get clusters` lists the joined clusters", name)
+}
+
+// clusterObject prints a cluster as JSON or YAML.
+func clusterObject(ctx context.Context, c client.Client, w io.Writer, name, format string) error {
+	var cl clusterv1alpha1.Cluster
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, &cl); err != nil {
+		if apierrors.IsNotFound(err) {
+			return clusterNotFound(name)
+		}
+		return err
+	}
+	cl.SetGroupVersionKind(clusterv1alpha1.GroupVersion.WithKind("Cluster"))
+	return output.PrintObject(w, format, &cl)
+}
+
+// printStructured writes v as indented JSON, like output.PrintObject, or as
+// YAML.
+func printStructured(w io.Writer, format string, v any) error {
+	if format == output.YAML {
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	b, err := json.MarshalIndent(v, "", "    ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
 }
 
 // PrintCluster writes the description of a cluster.
@@ -137,23 +264,38 @@ func PrintCluster(w io.Writer, cl *clusterv1alpha1.Cluster, events []corev1.Even
 		_ = tw.Flush()
 	}
 
+	return printEvents(w, events, now, false)
+}
+
+// printEvents writes the last 20 events, oldest first; withObject adds the
+// column of the object each is about.
+func printEvents(w io.Writer, events []corev1.Event, now time.Time, withObject bool) error {
 	fmt.Fprintln(w, "Events:")
 	if len(events) == 0 {
 		fmt.Fprintln(w, "  <none>")
 		return nil
 	}
-	sort.Slice(events, func(i, j int) bool { return eventTime(events[i]).Before(eventTime(events[j])) })
+	sort.SliceStable(events, func(i, j int) bool { return eventTime(events[i]).Before(eventTime(events[j])) })
 	if len(events) > 20 {
 		events = events[len(events)-20:]
 	}
-	tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "  TYPE\tREASON\tAGE\tFROM\tMESSAGE")
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	if withObject {
+		fmt.Fprintln(tw, "  TYPE\tREASON\tAGE\tFROM\tOBJECT\tMESSAGE")
+	} else {
+		fmt.Fprintln(tw, "  TYPE\tREASON\tAGE\tFROM\tMESSAGE")
+	}
 	for _, e := range events {
 		from := e.ReportingController
 		if from == "" {
 			from = e.Source.Component
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.Type, e.Reason, output.Age(eventTime(e), now), from, e.Message)
+		if withObject {
+			obj := e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", e.Type, e.Reason, output.Age(eventTime(e), now), from, obj, e.Message)
+		} else {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.Type, e.Reason, output.Age(eventTime(e), now), from, e.Message)
+		}
 	}
 	return tw.Flush()
 }

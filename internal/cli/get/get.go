@@ -25,6 +25,14 @@ import (
 var resourceAliases = map[string]string{
 	"cluster": "clusters", "clusters": "clusters", "fc": "clusters", "mcl": "clusters",
 	"clusters.cluster.flotilla.io": "clusters",
+
+	"binding": "resourcebindings", "bindings": "resourcebindings", "rb": "resourcebindings",
+	"resourcebinding": "resourcebindings", "resourcebindings": "resourcebindings",
+	"resourcebindings.work.flotilla.io": "resourcebindings",
+
+	"clusterbinding": "clusterresourcebindings", "clusterbindings": "clusterresourcebindings", "crb": "clusterresourcebindings",
+	"clusterresourcebinding": "clusterresourcebindings", "clusterresourcebindings": "clusterresourcebindings",
+	"clusterresourcebindings.work.flotilla.io": "clusterresourcebindings",
 }
 
 // Resource resolves what a user typed (cluster, clusters, fc, ...) to a
@@ -36,16 +44,33 @@ func Resource(arg string) (string, bool) {
 
 // NewCommand returns `flotilla get`.
 func NewCommand(conn *clientconfig.Options) *cobra.Command {
-	var out output.Options
+	var (
+		out output.Options
+		ns  NamespaceOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "get RESOURCE [NAME...]",
-		Short: "List fleet objects (clusters)",
+		Short: "List fleet objects (clusters, bindings, clusterbindings)",
+		Long: `List fleet objects:
+
+  clusters (cluster, fc, mcl)                        the member clusters
+  bindings (binding, rb, resourcebindings)           where each namespaced template runs
+  clusterbindings (crb, clusterresourcebindings)     where each cluster-scoped template runs
+
+Bindings are listed in the namespace of -n, else of the kubeconfig context,
+else default; -A lists every namespace.`,
 		Example: `  flotilla get clusters
   flotilla get clusters -o wide
-  flotilla get cluster member-cluster-1 -o yaml`,
+  flotilla get cluster member-cluster-1 -o yaml
+  flotilla get bindings -n web
+  flotilla get rb -A -o wide
+  flotilla get clusterbindings`,
 		Args: cobra.MinimumNArgs(1),
-		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-			return []string{"clusters"}, cobra.ShellCompDirectiveNoFileComp
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return []string{"clusters", "bindings", "clusterbindings"}, cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.Validate(); err != nil {
@@ -53,20 +78,35 @@ func NewCommand(conn *clientconfig.Options) *cobra.Command {
 			}
 			res, ok := Resource(args[0])
 			if !ok {
-				return fmt.Errorf("unknown resource %q: flotilla get knows clusters", args[0])
+				return fmt.Errorf("unknown resource %q: flotilla get knows clusters, bindings (rb) and clusterbindings (crb)", args[0])
+			}
+			if ns.AllNamespaces && len(args) > 1 {
+				return fmt.Errorf("a resource cannot be retrieved by name across all namespaces; drop -A")
 			}
 			c, _, err := conn.Client()
 			if err != nil {
 				return err
 			}
+			w, names, now := cmd.OutOrStdout(), args[1:], time.Now()
 			switch res {
 			case "clusters":
-				return Clusters(cmd.Context(), c, cmd.OutOrStdout(), args[1:], out.Format, time.Now())
+				return Clusters(cmd.Context(), c, w, names, out.Format, now)
+			case "resourcebindings":
+				namespace := ""
+				if !ns.AllNamespaces {
+					if namespace, err = ns.Resolve(conn); err != nil {
+						return err
+					}
+				}
+				return ResourceBindings(cmd.Context(), c, w, namespace, names, out.Format, now)
+			case "clusterresourcebindings":
+				return ClusterResourceBindings(cmd.Context(), c, w, names, out.Format, now)
 			}
 			return nil
 		},
 	}
 	out.AddFlags(cmd.Flags())
+	ns.AddFlags(cmd.Flags(), true)
 	return cmd
 }
 

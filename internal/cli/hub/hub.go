@@ -13,11 +13,12 @@ import (
 	"github.com/flotilla-io/flotilla/internal/cli/clientconfig"
 	"github.com/flotilla-io/flotilla/internal/hub"
 	"github.com/flotilla-io/flotilla/internal/hub/clusterhealth"
+	"github.com/flotilla-io/flotilla/internal/hub/propagation"
 )
 
 // NewCommand returns `flotilla hub`.
 func NewCommand(conn *clientconfig.Options) *cobra.Command {
-	o := hub.Options{Health: clusterhealth.DefaultOptions()}
+	o := hub.Options{Health: clusterhealth.DefaultOptions(), Propagation: propagation.DefaultOptions()}
 	zo := zap.Options{}
 	cmd := &cobra.Command{
 		Use:   "hub",
@@ -56,6 +57,10 @@ health probes (/healthz, /readyz) on --health-probe-bind-address.`,
 	f.Int32Var(&o.Health.FailureThreshold, "cluster-failure-threshold", o.Health.FailureThreshold, "consecutive failed probes that turn a member's Ready condition False")
 	f.DurationVar(&o.Health.MaxBackoff, "cluster-probe-max-backoff", o.Health.MaxBackoff, "longest interval between probes of a member that is not ready")
 	f.DurationVar(&o.Health.StatusRefresh, "cluster-status-refresh", time.Minute, "how often a member's lastProbeTime is written when nothing else changed")
+	f.IntVar(&o.Propagation.DetectorWorkers, "detector-workers", o.Propagation.DetectorWorkers, "templates the detector reconciles at once")
+	f.IntVar(&o.Propagation.ExecutionWorkers, "execution-workers", o.Propagation.ExecutionWorkers, "bindings applied to members at once")
+	f.Float32Var(&o.Propagation.MemberQPS, "member-qps", o.Propagation.MemberQPS, "requests per second to each member (and to the hub) by the propagation pipeline")
+	f.IntVar(&o.Propagation.MemberBurst, "member-burst", o.Propagation.MemberBurst, "burst of requests to each member (and to the hub) by the propagation pipeline")
 	f.IntVar(&o.Health.Workers, "cluster-probe-workers", o.Health.Workers, "members probed at once")
 	gfs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zo.BindFlags(gfs)

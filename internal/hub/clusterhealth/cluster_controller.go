@@ -71,6 +71,10 @@ type Reconciler struct {
 	clock    clock.PassiveClock
 	opts     Options
 	watchers member.Watchers
+
+	// discover lists a member's APIs: discoverAPIs, replaced in tests.
+	discover   func(ctx context.Context, cfg *rest.Config, timeout time.Duration, prev []clusterv1alpha1.APIEnablement) ([]clusterv1alpha1.APIEnablement, error)
+	discovered discoveryTimes
 }
 
 // Option configures a Reconciler.
@@ -81,7 +85,7 @@ func WithClock(c clock.PassiveClock) Option { return func(r *Reconciler) { r.clo
 
 // NewReconciler returns a Reconciler.
 func NewReconciler(c client.Client, recorder events.EventRecorder, o Options, opts ...Option) *Reconciler {
-	r := &Reconciler{client: c, recorder: recorder, clock: clock.RealClock{}, opts: o}
+	r := &Reconciler{client: c, recorder: recorder, clock: clock.RealClock{}, opts: o, discover: discoverAPIs}
 	for _, f := range opts {
 		f(r)
 	}
@@ -120,6 +124,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.client.Get(ctx, req.NamespacedName, &c); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.watchers.Forget(req.Name)
+			r.discovered.forget(req.Name)
 			metrics.ForgetCluster(req.Name)
 			return ctrl.Result{}, nil
 		}
@@ -128,6 +133,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !c.DeletionTimestamp.IsZero() || c.Spec.SyncMode == clusterv1alpha1.Pull {
 		// Pull clusters report their own health through their agent.
 		r.watchers.Forget(c.Name)
+		r.discovered.forget(c.Name)
 		return ctrl.Result{}, nil
 	}
 
@@ -144,6 +150,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			c.Status.NodeSummary = &ns
 			c.Status.ResourceSummary = &rs
 		}
+		r.refreshAPIs(ctx, orig, &c, cfg, key)
 	}
 
 	if r.statusChanged(orig, &c) {
@@ -161,6 +168,27 @@ func (r *Reconciler) waitSynced(ctx context.Context, w *member.Watcher) bool {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.ProbeTimeout)
 	defer cancel()
 	return w.WaitSynced(ctx)
+}
+
+// refreshAPIs fills status.apiEnablements from the member's discovery: the
+// first time the hub probes the cluster healthy, whenever it turns ready or
+// its credentials change, and otherwise once per StatusRefresh. A discovery
+// that fails in part keeps what it found; one that fails entirely keeps the
+// last known list.
+func (r *Reconciler) refreshAPIs(ctx context.Context, orig, c *clusterv1alpha1.Cluster, cfg *rest.Config, key string) {
+	now := r.clock.Now()
+	wasReady := meta.IsStatusConditionTrue(orig.Status.Conditions, clusterv1alpha1.ConditionReady)
+	if wasReady && !r.discovered.due(c.Name, key, now, r.opts.StatusRefresh) {
+		return
+	}
+	r.discovered.mark(c.Name, key, now)
+	got, err := r.discover(ctx, cfg, r.opts.ProbeTimeout, c.Status.APIEnablements)
+	if err != nil {
+		// Partial failures recur while an aggregated API is down: keep
+		// them out of the default log.
+		ctrl.LoggerFrom(ctx).V(1).Info("api discovery incomplete", "error", err.Error(), "groupVersions", len(got))
+	}
+	c.Status.APIEnablements = got
 }
 
 // probe resolves the cluster's credentials and probes it. key identifies

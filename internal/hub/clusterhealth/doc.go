@@ -8,4 +8,10 @@
 // once it has been declared not ready. Ready turns False after
 // FailureThreshold consecutive failed probes, so a member's outage shows
 // within about FailureThreshold x ProbeInterval (+ ProbeTimeout).
+//
+// The APIs a member serves (status.apiEnablements, which the scheduler
+// filters on) come from its discovery, at most once per StatusRefresh and
+// whenever the cluster turns ready or its credentials change. A discovery
+// that fails in part, as when an aggregated API server is down, keeps what
+// it found and the last known kinds of the group versions that failed.
 package clusterhealth

@@ -1,0 +1,349 @@
+package propagation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
+	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/metrics"
+)
+
+// templateKey names one template on the hub.
+type templateKey struct {
+	GVK       schema.GroupVersionKind
+	Namespace string
+	Name      string
+}
+
+// policiesKey is the queue item that re-reads every policy.
+var policiesKey = templateKey{Name: "\x00policies"}
+
+// +kubebuilder:rbac:groups=*,resources=*,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=policy.flotilla.io,resources=propagationpolicies;clusterpropagationpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=work.flotilla.io,resources=resourcebindings;clusterresourcebindings,verbs=get;list;watch;create;update;patch;delete
+
+// Detector claims templates for policies and keeps one binding per claimed
+// template.
+type Detector struct {
+	p     *Pipeline
+	queue workqueue.TypedRateLimitingInterface[templateKey]
+
+	// selected holds the kinds some policy selects; the hub also watches
+	// dependency kinds, whose events are not the detector's business.
+	mu       sync.RWMutex
+	selected map[schema.GroupVersionKind]bool
+}
+
+func newDetector(p *Pipeline) *Detector {
+	return &Detector{
+		p: p,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[templateKey](),
+			workqueue.TypedRateLimitingQueueConfig[templateKey]{Name: "detector"}),
+	}
+}
+
+// watchPolicies re-reads the policies whenever one changes.
+func (d *Detector) watchPolicies(ctx context.Context) error {
+	for _, obj := range []client.Object{&policyv1alpha1.PropagationPolicy{}, &policyv1alpha1.ClusterPropagationPolicy{}} {
+		inf, err := d.p.cache.GetInformer(ctx, obj)
+		if err != nil {
+			return err
+		}
+		h := func(any) { d.queue.Add(policiesKey) }
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: h, DeleteFunc: h,
+			UpdateFunc: func(old, o any) {
+				if old.(client.Object).GetGeneration() != o.(client.Object).GetGeneration() {
+					d.queue.Add(policiesKey)
+				}
+			},
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// onTemplate is the handler of every hub template informer.
+func (d *Detector) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {
+	if old != nil && !templateChanged(old, obj) {
+		return
+	}
+	d.mu.RLock()
+	selected := d.selected[m.GVK]
+	d.mu.RUnlock()
+	if !selected && obj.GetAnnotations()[workv1alpha1.AnnotationPolicy] == "" {
+		return
+	}
+	d.queue.Add(templateKey{GVK: m.GVK, Namespace: obj.GetNamespace(), Name: obj.GetName()})
+}
+
+// templateChanged ignores updates that only touch status: the status
+// Flotilla itself writes back must not loop through the pipeline.
+func templateChanged(old, obj *unstructured.Unstructured) bool {
+	if obj.GetGeneration() == 0 {
+		return old.GetResourceVersion() != obj.GetResourceVersion()
+	}
+	return old.GetGeneration() != obj.GetGeneration() ||
+		!apiequality.Semantic.DeepEqual(old.GetLabels(), obj.GetLabels()) ||
+		!apiequality.Semantic.DeepEqual(old.GetAnnotations(), obj.GetAnnotations()) ||
+		!obj.GetDeletionTimestamp().Equal(old.GetDeletionTimestamp())
+}
+
+func (d *Detector) run(ctx context.Context, workers int) {
+	for range workers {
+		go func() {
+			for d.next(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	d.queue.ShutDown()
+}
+
+func (d *Detector) next(ctx context.Context) bool {
+	k, shutdown := d.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer d.queue.Done(k)
+	var err error
+	if k == policiesKey {
+		err = d.syncPolicies(ctx)
+	} else {
+		err = d.syncTemplate(ctx, k)
+	}
+	metrics.ReconcileTotal.WithLabelValues("detector", result(err)).Inc()
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Info("detector retries", "template", k, "error", err.Error())
+		d.queue.AddRateLimited(k)
+		return true
+	}
+	d.queue.Forget(k)
+	return true
+}
+
+// syncPolicies makes sure every kind a policy selects is watched, and
+// re-evaluates every watched template.
+func (d *Detector) syncPolicies(ctx context.Context) error {
+	var pps policyv1alpha1.PropagationPolicyList
+	var cpps policyv1alpha1.ClusterPropagationPolicyList
+	if err := d.p.client.List(ctx, &pps); err != nil {
+		return err
+	}
+	if err := d.p.client.List(ctx, &cpps); err != nil {
+		return err
+	}
+	kinds := map[schema.GroupVersionKind]bool{}
+	for _, p := range pps.Items {
+		addKinds(kinds, &p.Spec)
+	}
+	for _, p := range cpps.Items {
+		addKinds(kinds, &p.Spec)
+	}
+	d.mu.Lock()
+	d.selected = kinds
+	d.mu.Unlock()
+	missing := false
+	for gvk := range kinds {
+		m, err := d.p.mapper.Map(gvk)
+		if err != nil {
+			// A kind not served yet, most often a CRD still to come.
+			missing = true
+			continue
+		}
+		if _, err := d.p.templates.get(m); err != nil {
+			return err
+		}
+	}
+	for _, inf := range d.p.templates.all() {
+		for _, o := range inf.GetStore().List() {
+			u := o.(*unstructured.Unstructured)
+			if !kinds[u.GroupVersionKind()] && u.GetAnnotations()[workv1alpha1.AnnotationPolicy] == "" {
+				continue
+			}
+			d.queue.Add(templateKey{GVK: u.GroupVersionKind(), Namespace: u.GetNamespace(), Name: u.GetName()})
+		}
+	}
+	if missing {
+		d.queue.AddAfter(policiesKey, 5*time.Second)
+	}
+	return nil
+}
+
+func addKinds(set map[schema.GroupVersionKind]bool, spec *policyv1alpha1.PropagationSpec) {
+	for _, s := range spec.ResourceSelectors {
+		gv, err := schema.ParseGroupVersion(s.APIVersion)
+		if err == nil {
+			set[gv.WithKind(s.Kind)] = true
+		}
+	}
+}
+
+// syncTemplate claims one template, or releases it, and keeps its binding.
+func (d *Detector) syncTemplate(ctx context.Context, k templateKey) error {
+	m, err := d.p.mapper.Map(k.GVK)
+	if err != nil {
+		if meta.IsNoMatchError(err) {
+			return nil
+		}
+		return err
+	}
+	inf, err := d.p.templates.get(m)
+	if err != nil {
+		return err
+	}
+	if !inf.HasSynced() {
+		d.queue.AddAfter(k, 200*time.Millisecond)
+		return nil
+	}
+	bkey := types.NamespacedName{Namespace: k.Namespace, Name: workv1alpha1.BindingName(k.Name, k.GVK.Kind)}
+	obj, err := objectFrom(inf, k.Namespace, k.Name)
+	if err != nil {
+		return err
+	}
+	if obj == nil || !obj.GetDeletionTimestamp().IsZero() || !propagatable(obj) {
+		return d.deleteBinding(ctx, m.Namespaced, bkey)
+	}
+	var pps policyv1alpha1.PropagationPolicyList
+	if k.Namespace != "" {
+		if err := d.p.client.List(ctx, &pps, client.InNamespace(k.Namespace)); err != nil {
+			return err
+		}
+	}
+	var cpps policyv1alpha1.ClusterPropagationPolicyList
+	if err := d.p.client.List(ctx, &cpps); err != nil {
+		return err
+	}
+	current := obj.GetAnnotations()[workv1alpha1.AnnotationPolicy]
+	c, ok := choose(candidates(obj, pps.Items, cpps.Items), current)
+	if !ok {
+		if current != "" {
+			if err := d.setClaim(ctx, m, obj, nil); err != nil {
+				return err
+			}
+		}
+		return d.deleteBinding(ctx, m.Namespaced, bkey)
+	}
+	if claim := Claim(c.Ref); claim != current {
+		if err := d.setClaim(ctx, m, obj, &claim); err != nil {
+			return err
+		}
+		if current != "" {
+			d.p.recorder.Eventf(obj, nil, "Normal", "Claimed", "Claim", "claimed by %s, which replaced %s", describeRef(c.Ref), current)
+		}
+	}
+	return d.ensureBinding(ctx, m, obj, bkey, c)
+}
+
+// setClaim writes (or, with nil, removes) the claim annotation.
+func (d *Detector) setClaim(ctx context.Context, m Mapping, obj *unstructured.Unstructured, claim *string) error {
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+		"annotations": map[string]any{workv1alpha1.AnnotationPolicy: claim},
+	}})
+	_, err := d.p.dynamic.Resource(m.GVR).Namespace(obj.GetNamespace()).
+		Patch(ctx, obj.GetName(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// desiredSpec is the binding spec for obj under policy c, without the
+// scheduler's decision.
+func desiredSpec(obj *unstructured.Unstructured, c candidate) workv1alpha1.BindingSpec {
+	ps := podSpecOf(obj)
+	s := workv1alpha1.BindingSpec{
+		Resource: workv1alpha1.ObjectReference{
+			APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(),
+			Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: string(obj.GetUID()),
+		},
+		Replicas:                    replicasOf(obj),
+		ReplicaRequirements:         requirementsOf(ps),
+		Policy:                      c.Ref,
+		Placement:                   *c.Spec.Placement.DeepCopy(),
+		ConflictResolution:          c.Spec.ConflictResolution,
+		PreserveResourcesOnDeletion: c.Spec.PreserveResourcesOnDeletion != nil && *c.Spec.PreserveResourcesOnDeletion,
+		Suspension:                  c.Spec.Suspension.DeepCopy(),
+	}
+	if s.ConflictResolution == "" {
+		s.ConflictResolution = policyv1alpha1.ConflictAbort
+	}
+	if c.Spec.PropagateDeps {
+		s.Dependencies = dependenciesOf(ps, obj.GetNamespace())
+	}
+	return s
+}
+
+func (d *Detector) ensureBinding(ctx context.Context, m Mapping, obj *unstructured.Unstructured, key types.NamespacedName, c candidate) error {
+	want := desiredSpec(obj, c)
+	b := workv1alpha1.NewBinding(m.Namespaced)
+	err := d.p.client.Get(ctx, key, b)
+	if apierrors.IsNotFound(err) {
+		b.SetNamespace(key.Namespace)
+		b.SetName(key.Name)
+		b.SetLabels(map[string]string{clusterv1alpha1.LabelManagedBy: clusterv1alpha1.ManagedByValue})
+		b.SetFinalizers([]string{workv1alpha1.FinalizerCleanup})
+		if m.Namespaced {
+			// Garbage collection removes the binding if the template goes
+			// while the hub is down.
+			b.SetOwnerReferences([]metav1.OwnerReference{{
+				APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Name: obj.GetName(), UID: obj.GetUID(),
+			}})
+		}
+		*b.GetSpec() = want
+		if err := d.p.client.Create(ctx, b); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create binding %s: %w", key, err)
+		}
+		metrics.BindingsCreated.Inc()
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !b.GetDeletionTimestamp().IsZero() {
+		// The old binding is still cleaning up; come back when it is gone.
+		d.queue.AddAfter(templateKey{GVK: m.GVK, Namespace: obj.GetNamespace(), Name: obj.GetName()}, time.Second)
+		return nil
+	}
+	cur := b.GetSpec()
+	want.Clusters = cur.Clusters
+	if apiequality.Semantic.DeepEqual(*cur, want) {
+		return nil
+	}
+	orig := b.DeepCopyObject().(client.Object)
+	*cur = want
+	if err := d.p.client.Patch(ctx, b, client.MergeFrom(orig)); err != nil {
+		return fmt.Errorf("update binding %s: %w", key, err)
+	}
+	return nil
+}
+
+func (d *Detector) deleteBinding(ctx context.Context, namespaced bool, key types.NamespacedName) error {
+	b := workv1alpha1.NewBinding(namespaced)
+	if err := d.p.client.Get(ctx, key, b); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !b.GetDeletionTimestamp().IsZero() {
+		return nil
+	}
+	return client.IgnoreNotFound(d.p.client.Delete(ctx, b))
+}

@@ -1,0 +1,933 @@
+package propagation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
+	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/metrics"
+)
+
+// StatusFieldManager owns the parts of a binding's status that execution
+// writes; the scheduler owns the rest.
+const StatusFieldManager = "flotilla-execution"
+
+// bindingKey names a binding; Namespace is empty for a
+// ClusterResourceBinding.
+type bindingKey struct {
+	Namespaced bool
+	Namespace  string
+	Name       string
+}
+
+func (k bindingKey) String() string {
+	if k.Namespace == "" {
+		return k.Name
+	}
+	return k.Namespace + "/" + k.Name
+}
+
+func keyOf(b workv1alpha1.Binding) bindingKey {
+	_, namespaced := b.(*workv1alpha1.ResourceBinding)
+	return bindingKey{Namespaced: namespaced, Namespace: b.GetNamespace(), Name: b.GetName()}
+}
+
+// +kubebuilder:rbac:groups=work.flotilla.io,resources=resourcebindings/status;clusterresourcebindings/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=*,resources=*/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=cluster.flotilla.io,resources=clusters,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Execution applies bindings to members and reports their status.
+type Execution struct {
+	p     *Pipeline
+	queue workqueue.TypedRateLimitingInterface[bindingKey]
+
+	// deps maps a dependency (NAMESPACE/KIND/NAME) to the bindings that
+	// carry it, to requeue them when it changes.
+	mu     sync.Mutex
+	deps   map[string]map[bindingKey]bool
+	depsOf map[bindingKey][]string
+}
+
+func newExecution(p *Pipeline) *Execution {
+	return &Execution{
+		p: p,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[bindingKey](),
+			workqueue.TypedRateLimitingQueueConfig[bindingKey]{Name: "execution"}),
+		deps:   map[string]map[bindingKey]bool{},
+		depsOf: map[bindingKey][]string{},
+	}
+}
+
+func (e *Execution) watch(ctx context.Context) error {
+	for _, obj := range []client.Object{&workv1alpha1.ResourceBinding{}, &workv1alpha1.ClusterResourceBinding{}} {
+		inf, err := e.p.cache.GetInformer(ctx, obj)
+		if err != nil {
+			return err
+		}
+		add := func(o any) {
+			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = d.Obj
+			}
+			if b, ok := o.(workv1alpha1.Binding); ok {
+				e.queue.Add(keyOf(b))
+			}
+		}
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: add, DeleteFunc: add,
+			UpdateFunc: func(old, o any) {
+				ob, nb := old.(client.Object), o.(client.Object)
+				if ob.GetGeneration() != nb.GetGeneration() || !ob.GetDeletionTimestamp().Equal(nb.GetDeletionTimestamp()) {
+					add(o)
+				}
+			},
+		}); err != nil {
+			return err
+		}
+	}
+	inf, err := e.p.cache.GetInformer(ctx, &clusterv1alpha1.Cluster{})
+	if err != nil {
+		return err
+	}
+	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(old, o any) {
+			oc, nc := old.(*clusterv1alpha1.Cluster), o.(*clusterv1alpha1.Cluster)
+			if ready(oc) != ready(nc) || oc.Spec.APIEndpoint != nc.Spec.APIEndpoint {
+				e.enqueueAll(ctx)
+			}
+		},
+		DeleteFunc: func(o any) {
+			if c, ok := o.(*clusterv1alpha1.Cluster); ok {
+				e.p.members.forget(c.Name)
+			}
+		},
+	})
+	return err
+}
+
+func (e *Execution) enqueueAll(ctx context.Context) {
+	var rbs workv1alpha1.ResourceBindingList
+	var crbs workv1alpha1.ClusterResourceBindingList
+	if e.p.client.List(ctx, &rbs) == nil {
+		for i := range rbs.Items {
+			e.queue.Add(keyOf(&rbs.Items[i]))
+		}
+	}
+	if e.p.client.List(ctx, &crbs) == nil {
+		for i := range crbs.Items {
+			e.queue.Add(keyOf(&crbs.Items[i]))
+		}
+	}
+}
+
+func ready(c *clusterv1alpha1.Cluster) bool {
+	return meta.IsStatusConditionTrue(c.Status.Conditions, clusterv1alpha1.ConditionReady)
+}
+
+// onTemplate requeues the binding of a changed template, and the bindings
+// that carry a changed dependency.
+func (e *Execution) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {
+	if old != nil && !templateChanged(old, obj) {
+		return
+	}
+	e.queue.Add(bindingKey{Namespaced: m.Namespaced, Namespace: obj.GetNamespace(), Name: workv1alpha1.BindingName(obj.GetName(), obj.GetKind())})
+	e.enqueueDependents(obj.GetNamespace(), obj.GetKind(), obj.GetName())
+}
+
+func (e *Execution) enqueueDependents(namespace, kind, name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k := range e.deps[namespace+"/"+kind+"/"+name] {
+		e.queue.Add(k)
+	}
+}
+
+// onMemberObject requeues the binding of an object that changed in a
+// member: its status moved, or someone changed or deleted it.
+func (e *Execution) onMemberObject(_ string, obj, old *unstructured.Unstructured) {
+	if ref := obj.GetAnnotations()[workv1alpha1.AnnotationBinding]; ref != "" {
+		k := bindingKey{Name: ref}
+		if ns, name, found := strings.Cut(ref, "/"); found {
+			k = bindingKey{Namespaced: true, Namespace: ns, Name: name}
+		}
+		if old != nil && !templateChanged(old, obj) {
+			// Only the member's status moved: let a burst of status
+			// updates collapse into one reconcile and one status write.
+			e.queue.AddAfter(k, statusCoalesce)
+			return
+		}
+		e.queue.Add(k)
+		return
+	}
+	if obj.GetLabels()[workv1alpha1.LabelDependency] != "" {
+		e.enqueueDependents(obj.GetNamespace(), obj.GetKind(), obj.GetName())
+	}
+}
+
+func (e *Execution) run(ctx context.Context, workers int) {
+	for range workers {
+		go func() {
+			for e.next(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	e.queue.ShutDown()
+}
+
+func (e *Execution) next(ctx context.Context) bool {
+	k, shutdown := e.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer e.queue.Done(k)
+	requeue, err := e.sync(ctx, k)
+	metrics.ReconcileTotal.WithLabelValues("execution", result(err)).Inc()
+	switch {
+	case err != nil:
+		ctrl.LoggerFrom(ctx).Info("execution retries", "binding", k.String(), "error", err.Error())
+		e.queue.AddRateLimited(k)
+	case requeue > 0:
+		e.queue.Forget(k)
+		e.queue.AddAfter(k, requeue)
+	default:
+		e.queue.Forget(k)
+	}
+	return true
+}
+
+// target is one cluster's part of a sync.
+type target struct {
+	name     string
+	replicas *int32
+	cluster  *clusterv1alpha1.Cluster
+}
+
+// sync reconciles one binding. It returns a delay after which to look
+// again when something is still pending.
+func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, error) {
+	b := workv1alpha1.NewBinding(k.Namespaced)
+	if err := e.p.client.Get(ctx, types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, b); err != nil {
+		return 0, client.IgnoreNotFound(err)
+	}
+	spec := b.GetSpec()
+	gvk := schema.FromAPIVersionAndKind(spec.Resource.APIVersion, spec.Resource.Kind)
+	tmpl, m, synced, err := e.p.hubObject(gvk, spec.Resource.Namespace, spec.Resource.Name)
+	if err != nil {
+		if meta.IsNoMatchError(err) && !b.GetDeletionTimestamp().IsZero() {
+			return 0, e.removeFinalizer(ctx, b)
+		}
+		return 0, err
+	}
+	if !synced {
+		return 200 * time.Millisecond, nil
+	}
+	var clusters clusterv1alpha1.ClusterList
+	if err := e.p.client.List(ctx, &clusters); err != nil {
+		return 0, err
+	}
+	byName := map[string]*clusterv1alpha1.Cluster{}
+	for i := range clusters.Items {
+		byName[clusters.Items[i].Name] = &clusters.Items[i]
+	}
+	if !b.GetDeletionTimestamp().IsZero() {
+		return e.finalize(ctx, b, m, byName)
+	}
+	if tmpl == nil || string(tmpl.GetUID()) != spec.Resource.UID {
+		// The detector deletes or updates the binding.
+		return 0, nil
+	}
+	deps, depMsgs := e.dependencies(b)
+	e.indexDeps(k, spec.Dependencies)
+
+	targets := make([]target, 0, len(spec.Clusters))
+	for _, tc := range spec.Clusters {
+		t := target{name: tc.Name, cluster: byName[tc.Name]}
+		if divisible(spec.Resource.APIVersion, spec.Resource.Kind) {
+			r := tc.Replicas
+			t.replicas = &r
+		}
+		targets = append(targets, t)
+	}
+	if len(targets) == 0 && len(b.GetBindingStatus().Clusters) == 0 {
+		// Not scheduled yet, and nothing to clean: nothing to say.
+		return 0, nil
+	}
+	prev := map[string]workv1alpha1.ClusterStatus{}
+	for _, cs := range b.GetBindingStatus().Clusters {
+		prev[cs.Cluster] = cs
+	}
+	results := make([]workv1alpha1.ClusterStatus, len(targets))
+	var wg sync.WaitGroup
+	for i := range targets {
+		wg.Go(func() {
+			results[i] = e.syncCluster(ctx, b, m, tmpl, deps, targets[i], prev[targets[i].name])
+			if len(depMsgs) > 0 && results[i].Applied {
+				results[i].Message = strings.Join(depMsgs, "; ")
+			}
+		})
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.Reason == reasonCacheSyncing {
+			// Say nothing until every member's cache is complete: a hub
+			// that just started must not report, or redo, what is done.
+			return 500 * time.Millisecond, nil
+		}
+	}
+
+	leaving, err := e.removeLeft(ctx, b, m, targets, byName)
+	results = append(results, leaving...)
+	sort.Slice(results, func(i, j int) bool { return results[i].Cluster < results[j].Cluster })
+	if serr := e.writeStatus(ctx, b, results); serr != nil {
+		return 0, serr
+	}
+	if aerr := e.aggregate(ctx, m, tmpl, results); aerr != nil {
+		return 0, aerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range results {
+		if r.Reason == workv1alpha1.ReasonPending || r.Reason == workv1alpha1.ReasonClusterNotReady {
+			return 5 * time.Second, nil
+		}
+		if r.Reason == workv1alpha1.ReasonApplyFailed || r.Reason == reasonRemoving {
+			return 0, fmt.Errorf("cluster %s: %s", r.Cluster, r.Message)
+		}
+	}
+	return 0, nil
+}
+
+// statusCoalesce is how long a member's status-only change waits, so that
+// the several updates of a rollout make one status write on the hub.
+const statusCoalesce = 300 * time.Millisecond
+
+// reasonCacheSyncing marks a cluster whose objects the hub has not listed
+// yet; it never reaches the status.
+const reasonCacheSyncing = "CacheSyncing"
+
+// reasonRemoving marks a cluster the binding left whose objects are not
+// removed yet.
+const reasonRemoving = "Removing"
+
+// dependencies returns the dependency objects of b that exist on the hub,
+// and a note for each that does not.
+func (e *Execution) dependencies(b workv1alpha1.Binding) ([]*unstructured.Unstructured, []string) {
+	var out []*unstructured.Unstructured
+	var msgs []string
+	for _, d := range b.GetSpec().Dependencies {
+		o, _, synced, err := e.p.hubObject(schema.FromAPIVersionAndKind(d.APIVersion, d.Kind), d.Namespace, d.Name)
+		switch {
+		case err != nil:
+			msgs = append(msgs, fmt.Sprintf("dependency %s: %v", dependencyName(d), err))
+		case !synced:
+			msgs = append(msgs, fmt.Sprintf("dependency %s: hub cache not synced yet", dependencyName(d)))
+		case o == nil:
+			msgs = append(msgs, fmt.Sprintf("dependency %s does not exist on the hub", dependencyName(d)))
+		default:
+			out = append(out, o)
+		}
+	}
+	return out, msgs
+}
+
+func (e *Execution) indexDeps(k bindingKey, deps []workv1alpha1.ObjectReference) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, key := range e.depsOf[k] {
+		delete(e.deps[key], k)
+		if len(e.deps[key]) == 0 {
+			delete(e.deps, key)
+		}
+	}
+	delete(e.depsOf, k)
+	for _, d := range deps {
+		key := d.Namespace + "/" + d.Kind + "/" + d.Name
+		if e.deps[key] == nil {
+			e.deps[key] = map[bindingKey]bool{}
+		}
+		e.deps[key][k] = true
+		e.depsOf[k] = append(e.depsOf[k], key)
+	}
+}
+
+func suspended(s *policyv1alpha1.Suspension, cluster string) bool {
+	if s == nil {
+		return false
+	}
+	if s.Dispatching != nil && *s.Dispatching {
+		return true
+	}
+	if s.DispatchingOnClusters != nil {
+		for _, c := range s.DispatchingOnClusters.ClusterNames {
+			if c == cluster {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// syncCluster brings one member up to date with the binding and reports
+// what it found.
+func (e *Execution) syncCluster(ctx context.Context, b workv1alpha1.Binding, m Mapping, tmpl *unstructured.Unstructured,
+	deps []*unstructured.Unstructured, t target, prev workv1alpha1.ClusterStatus) workv1alpha1.ClusterStatus {
+	cs := workv1alpha1.ClusterStatus{Cluster: t.name, Health: workv1alpha1.HealthUnknown}
+	fail := func(reason, format string, args ...any) workv1alpha1.ClusterStatus {
+		cs.Applied, cs.Reason, cs.Message = false, reason, fmt.Sprintf(format, args...)
+		if reason == workv1alpha1.ReasonClusterNotReady || reason == workv1alpha1.ReasonSuspended {
+			// What the member last reported still stands.
+			cs.Applied, cs.Health, cs.Status = prev.Applied, prev.Health, prev.Status
+			cs.Generation, cs.ObservedGeneration = prev.Generation, prev.ObservedGeneration
+			cs.Dependencies = prev.Dependencies
+		}
+		return cs
+	}
+	if t.cluster == nil {
+		return fail(workv1alpha1.ReasonClusterNotReady, "cluster %s does not exist", t.name)
+	}
+	if !t.cluster.DeletionTimestamp.IsZero() {
+		return fail(workv1alpha1.ReasonClusterNotReady, "cluster %s is leaving the fleet", t.name)
+	}
+	if !ready(t.cluster) {
+		msg := "not probed yet"
+		if c := meta.FindStatusCondition(t.cluster.Status.Conditions, clusterv1alpha1.ConditionReady); c != nil {
+			msg = c.Reason + ": " + c.Message
+		}
+		return fail(workv1alpha1.ReasonClusterNotReady, "cluster %s is not Ready (%s)", t.name, msg)
+	}
+	if t.cluster.Spec.SyncMode == clusterv1alpha1.Pull {
+		return fail(workv1alpha1.ReasonPending, "cluster %s is in Pull mode; its agent applies its work", t.name)
+	}
+	mc, err := e.p.members.get(ctx, e.p.client, t.cluster)
+	if err != nil {
+		return fail(workv1alpha1.ReasonApplyFailed, "%v", err)
+	}
+	inf, err := mc.informers.get(m)
+	if err != nil {
+		return fail(workv1alpha1.ReasonApplyFailed, "%v", err)
+	}
+	if !inf.HasSynced() {
+		return fail(reasonCacheSyncing, "waiting for the hub's cache of cluster %s", t.name)
+	}
+	live, err := objectFrom(inf, tmpl.GetNamespace(), tmpl.GetName())
+	if err != nil {
+		return fail(workv1alpha1.ReasonApplyFailed, "%v", err)
+	}
+	if suspended(b.GetSpec().Suspension, t.name) {
+		cs = fail(workv1alpha1.ReasonSuspended, "propagation to %s is suspended by the policy", t.name)
+		if live != nil {
+			fillLive(&cs, live)
+		}
+		return cs
+	}
+	manifest := render(tmpl, keyOf(b).String(), string(b.GetUID()), t.replicas)
+	conflict := b.GetSpec().ConflictResolution != policyv1alpha1.ConflictOverwrite
+	if !upToDate(manifest, live) {
+		applied, reason, msg := e.apply(ctx, mc, m, manifest, live, conflict)
+		if reason != "" {
+			if reason == workv1alpha1.ReasonConflict && prev.Reason != workv1alpha1.ReasonConflict {
+				e.p.recorder.Eventf(b, nil, corev1.EventTypeWarning, workv1alpha1.ReasonConflict, "Apply", "%s", msg)
+				e.p.recorder.Eventf(tmpl, nil, corev1.EventTypeWarning, workv1alpha1.ReasonConflict, "Apply", "%s", msg)
+			} else if reason == workv1alpha1.ReasonApplyFailed && prev.Message != msg {
+				e.p.recorder.Eventf(b, nil, corev1.EventTypeWarning, workv1alpha1.ReasonApplyFailed, "Apply", "%s", msg)
+			}
+			return fail(reason, "%s", msg)
+		}
+		if ct := tmpl.GetCreationTimestamp(); live == nil && !ct.IsZero() {
+			metrics.PropagationLatency.Observe(time.Since(ct.Time).Seconds())
+		}
+		live = applied
+	}
+	for _, d := range deps {
+		dm, err := e.p.mapper.Map(d.GroupVersionKind())
+		if err != nil {
+			return fail(workv1alpha1.ReasonApplyFailed, "dependency %s/%s: %v", d.GetKind(), d.GetName(), err)
+		}
+		dinf, err := mc.informers.get(dm)
+		if err != nil {
+			return fail(workv1alpha1.ReasonApplyFailed, "%v", err)
+		}
+		if !dinf.HasSynced() {
+			return fail(reasonCacheSyncing, "waiting for the hub's cache of cluster %s", t.name)
+		}
+		dlive, _ := objectFrom(dinf, d.GetNamespace(), d.GetName())
+		dmanifest := render(d, "", "", nil)
+		if !upToDate(dmanifest, dlive) {
+			if _, reason, msg := e.apply(ctx, mc, dm, dmanifest, dlive, conflict); reason != "" {
+				return fail(reason, "dependency %s/%s: %s", d.GetKind(), d.GetName(), msg)
+			}
+		}
+		cs.Dependencies = append(cs.Dependencies, d.GetKind()+"/"+d.GetName())
+	}
+	cs.Applied, cs.Reason = true, workv1alpha1.ReasonApplied
+	fillLive(&cs, live)
+	return cs
+}
+
+// fillLive copies what the member reports of its object into cs.
+func fillLive(cs *workv1alpha1.ClusterStatus, live *unstructured.Unstructured) {
+	cs.Health = health(live)
+	cs.Generation = live.GetGeneration()
+	cs.ObservedGeneration, _, _ = unstructured.NestedInt64(live.Object, "status", "observedGeneration")
+	if st := trimmedStatus(live); st != nil {
+		raw, _ := json.Marshal(st)
+		cs.Status = &runtime.RawExtension{Raw: raw}
+	}
+}
+
+// apply writes manifest to the member unless that would take over an object
+// Flotilla did not create and abortOnConflict is set. It returns the object
+// as the member stored it, or a reason and message on failure.
+func (e *Execution) apply(ctx context.Context, mc *memberClient, m Mapping, manifest, live *unstructured.Unstructured, abortOnConflict bool) (*unstructured.Unstructured, string, string) {
+	ri := resourceFor(mc, m, manifest.GetNamespace())
+	if live == nil {
+		// The object is not among those Flotilla manages there: it is
+		// absent, or someone else's.
+		existing, err := ri.Get(ctx, manifest.GetName(), metav1.GetOptions{})
+		switch {
+		case err == nil:
+			if existing.GetLabels()[clusterv1alpha1.LabelManagedBy] != clusterv1alpha1.ManagedByValue && abortOnConflict {
+				metrics.MemberWrites.WithLabelValues(mc.name, "apply", "conflict").Inc()
+				return nil, workv1alpha1.ReasonConflict, fmt.Sprintf(
+					"%s %s already exists in cluster %s and Flotilla did not create it; set conflictResolution: Overwrite on the policy to take it over",
+					manifest.GetKind(), objectName(manifest), mc.name)
+			}
+		case apierrors.IsNotFound(err):
+			if m.Namespaced {
+				if err := e.ensureNamespace(ctx, mc, manifest.GetNamespace()); err != nil {
+					return nil, workv1alpha1.ReasonApplyFailed, err.Error()
+				}
+			}
+		default:
+			return nil, workv1alpha1.ReasonApplyFailed, fmt.Sprintf("read %s %s in cluster %s: %v", manifest.GetKind(), objectName(manifest), mc.name, err)
+		}
+	}
+	start := time.Now()
+	out, err := ri.Apply(ctx, manifest.GetName(), manifest, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	metrics.ApplyDuration.WithLabelValues(mc.name).Observe(time.Since(start).Seconds())
+	if err != nil && apierrors.IsNotFound(err) && m.Namespaced {
+		// The namespace went away in the member.
+		mc.namespaces.Delete(manifest.GetNamespace())
+		if nerr := e.ensureNamespace(ctx, mc, manifest.GetNamespace()); nerr == nil {
+			out, err = ri.Apply(ctx, manifest.GetName(), manifest, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+		}
+	}
+	if err != nil {
+		metrics.MemberWrites.WithLabelValues(mc.name, "apply", "error").Inc()
+		return nil, workv1alpha1.ReasonApplyFailed, fmt.Sprintf("apply %s %s to cluster %s: %v", manifest.GetKind(), objectName(manifest), mc.name, err)
+	}
+	metrics.MemberWrites.WithLabelValues(mc.name, "apply", "success").Inc()
+	return out, "", ""
+}
+
+func objectName(o *unstructured.Unstructured) string {
+	if o.GetNamespace() == "" {
+		return o.GetName()
+	}
+	return o.GetNamespace() + "/" + o.GetName()
+}
+
+type resourceClient interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions, subresources ...string) (*unstructured.Unstructured, error)
+	Apply(ctx context.Context, name string, obj *unstructured.Unstructured, opts metav1.ApplyOptions, subresources ...string) (*unstructured.Unstructured, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions, subresources ...string) error
+}
+
+func resourceFor(mc *memberClient, m Mapping, namespace string) resourceClient {
+	if m.Namespaced {
+		return mc.dynamic.Resource(m.GVR).Namespace(namespace)
+	}
+	return mc.dynamic.Resource(m.GVR)
+}
+
+var namespacesGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+
+// ensureNamespace creates a namespace in the member if it is missing.
+func (e *Execution) ensureNamespace(ctx context.Context, mc *memberClient, ns string) error {
+	if _, ok := mc.namespaces.Load(ns); ok {
+		return nil
+	}
+	nsc := mc.dynamic.Resource(namespacesGVR)
+	_, err := nsc.Get(ctx, ns, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		obj := &unstructured.Unstructured{}
+		obj.SetAPIVersion("v1")
+		obj.SetKind("Namespace")
+		obj.SetName(ns)
+		obj.SetLabels(map[string]string{clusterv1alpha1.LabelManagedBy: clusterv1alpha1.ManagedByValue})
+		_, err = nsc.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})
+		if apierrors.IsAlreadyExists(err) {
+			err = nil
+		}
+		if err == nil {
+			metrics.MemberWrites.WithLabelValues(mc.name, "create", "success").Inc()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("ensure namespace %s in cluster %s: %w", ns, mc.name, err)
+	}
+	mc.namespaces.Store(ns, true)
+	return nil
+}
+
+// removeLeft deletes the binding's objects from clusters that are no
+// longer in its placement, unless the policy preserves them. It returns a
+// status for each cluster that could not be cleaned yet.
+func (e *Execution) removeLeft(ctx context.Context, b workv1alpha1.Binding, m Mapping, targets []target, byName map[string]*clusterv1alpha1.Cluster) ([]workv1alpha1.ClusterStatus, error) {
+	keep := map[string]bool{}
+	for _, t := range targets {
+		keep[t.name] = true
+	}
+	var out []workv1alpha1.ClusterStatus
+	var firstErr error
+	for _, prev := range b.GetBindingStatus().Clusters {
+		if keep[prev.Cluster] {
+			continue
+		}
+		keep[prev.Cluster] = true
+		if err := e.removeFrom(ctx, b, m, prev, byName[prev.Cluster]); err != nil {
+			out = append(out, workv1alpha1.ClusterStatus{Cluster: prev.Cluster, Reason: reasonRemoving, Message: err.Error(), Health: workv1alpha1.HealthUnknown})
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	// Objects in clusters the status forgot (a hub restart mid-way).
+	for _, mc := range e.p.members.all() {
+		if keep[mc.name] || len(mc.owned(m.GVR, string(b.GetUID()))) == 0 {
+			continue
+		}
+		if err := e.removeFrom(ctx, b, m, workv1alpha1.ClusterStatus{Cluster: mc.name}, byName[mc.name]); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return out, firstErr
+}
+
+// removeFrom deletes the binding's objects, and the dependencies no other
+// binding needs there, from one cluster.
+func (e *Execution) removeFrom(ctx context.Context, b workv1alpha1.Binding, m Mapping, prev workv1alpha1.ClusterStatus, c *clusterv1alpha1.Cluster) error {
+	if b.GetSpec().PreserveResourcesOnDeletion {
+		return nil
+	}
+	if c == nil {
+		// The cluster left the fleet; its objects went with it.
+		return nil
+	}
+	if !ready(c) {
+		return fmt.Errorf("cluster %s is not Ready; its objects are removed when it is back", c.Name)
+	}
+	mc, err := e.p.members.get(ctx, e.p.client, c)
+	if err != nil {
+		return err
+	}
+	inf, err := mc.informers.get(m)
+	if err != nil {
+		return err
+	}
+	if !inf.HasSynced() {
+		return fmt.Errorf("waiting for the hub's cache of cluster %s", c.Name)
+	}
+	for _, o := range mc.owned(m.GVR, string(b.GetUID())) {
+		if err := e.deleteObject(ctx, mc, m, o.GetNamespace(), o.GetName()); err != nil {
+			return err
+		}
+	}
+	for _, d := range prev.Dependencies {
+		kind, name, _ := strings.Cut(d, "/")
+		if e.depNeeded(ctx, b, c.Name, kind, name) {
+			continue
+		}
+		dm, err := e.p.mapper.Map(schema.GroupVersionKind{Version: "v1", Kind: kind})
+		if err != nil {
+			return err
+		}
+		if err := e.deleteObject(ctx, mc, dm, b.GetSpec().Resource.Namespace, name); err != nil {
+			return err
+		}
+	}
+	e.p.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Removed", "Delete", "removed from cluster %s", c.Name)
+	return nil
+}
+
+func (e *Execution) deleteObject(ctx context.Context, mc *memberClient, m Mapping, ns, name string) error {
+	bg := metav1.DeletePropagationBackground
+	err := resourceFor(mc, m, ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
+	if err != nil && !apierrors.IsNotFound(err) {
+		metrics.MemberWrites.WithLabelValues(mc.name, "delete", "error").Inc()
+		return fmt.Errorf("delete %s %s/%s from cluster %s: %w", m.GVK.Kind, ns, name, mc.name, err)
+	}
+	metrics.MemberWrites.WithLabelValues(mc.name, "delete", "success").Inc()
+	return nil
+}
+
+// depNeeded reports whether another binding that targets cluster carries
+// the dependency kind/name of b's namespace.
+func (e *Execution) depNeeded(ctx context.Context, b workv1alpha1.Binding, cluster, kind, name string) bool {
+	var rbs workv1alpha1.ResourceBindingList
+	if err := e.p.client.List(ctx, &rbs, client.InNamespace(b.GetNamespace())); err != nil {
+		return true
+	}
+	for _, o := range rbs.Items {
+		if o.UID == b.GetUID() || !o.DeletionTimestamp.IsZero() {
+			continue
+		}
+		targeted := false
+		for _, c := range o.Spec.Clusters {
+			targeted = targeted || c.Name == cluster
+		}
+		if !targeted {
+			continue
+		}
+		for _, d := range o.Spec.Dependencies {
+			if d.Kind == kind && d.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// finalize removes a deleted binding's objects from every member, then
+// lets the binding go.
+func (e *Execution) finalize(ctx context.Context, b workv1alpha1.Binding, m Mapping, byName map[string]*clusterv1alpha1.Cluster) (time.Duration, error) {
+	if !controllerutilContains(b.GetFinalizers(), workv1alpha1.FinalizerCleanup) {
+		return 0, nil
+	}
+	e.indexDeps(keyOf(b), nil)
+	seen := map[string]bool{}
+	var firstErr error
+	for _, cs := range b.GetBindingStatus().Clusters {
+		seen[cs.Cluster] = true
+		if err := e.removeFrom(ctx, b, m, cs, byName[cs.Cluster]); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	for _, tc := range b.GetSpec().Clusters {
+		if !seen[tc.Name] {
+			seen[tc.Name] = true
+			if err := e.removeFrom(ctx, b, m, workv1alpha1.ClusterStatus{Cluster: tc.Name}, byName[tc.Name]); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	if firstErr != nil {
+		c := byName[firstClusterOf(firstErr)]
+		if c != nil && !ready(c) {
+			// Do not hold the template's deletion hostage to a cluster that
+			// is down; say what was left behind.
+			e.p.recorder.Eventf(b, nil, corev1.EventTypeWarning, "CleanupIncomplete", "Delete", "%v", firstErr)
+		} else {
+			return 0, firstErr
+		}
+	}
+	return 0, e.removeFinalizer(ctx, b)
+}
+
+func firstClusterOf(err error) string {
+	s := err.Error()
+	if rest, ok := strings.CutPrefix(s, "cluster "); ok {
+		name, _, _ := strings.Cut(rest, " ")
+		return name
+	}
+	return ""
+}
+
+func controllerutilContains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Execution) removeFinalizer(ctx context.Context, b workv1alpha1.Binding) error {
+	orig := b.DeepCopyObject().(client.Object)
+	var keep []string
+	for _, f := range b.GetFinalizers() {
+		if f != workv1alpha1.FinalizerCleanup {
+			keep = append(keep, f)
+		}
+	}
+	b.SetFinalizers(keep)
+	return client.IgnoreNotFound(e.p.client.Patch(ctx, b, client.MergeFrom(orig)))
+}
+
+// writeStatus applies the binding's per-cluster results and its Applied and
+// Healthy conditions, when they changed.
+func (e *Execution) writeStatus(ctx context.Context, b workv1alpha1.Binding, results []workv1alpha1.ClusterStatus) error {
+	st := b.GetBindingStatus()
+	conds := append([]metav1.Condition(nil), st.Conditions...)
+	gen := b.GetGeneration()
+	meta.SetStatusCondition(&conds, appliedCondition(results, gen))
+	meta.SetStatusCondition(&conds, healthyCondition(results, gen))
+	mine := make([]metav1.Condition, 0, 2)
+	for _, c := range conds {
+		if c.Type == workv1alpha1.ConditionApplied || c.Type == workv1alpha1.ConditionHealthy {
+			mine = append(mine, c)
+		}
+	}
+	if apiequality.Semantic.DeepEqual(st.Clusters, results) && conditionsEqual(st.Conditions, mine) {
+		return nil
+	}
+	if results == nil {
+		results = []workv1alpha1.ClusterStatus{}
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	u.SetAPIVersion(workv1alpha1.GroupVersion.String())
+	if _, ok := b.(*workv1alpha1.ResourceBinding); ok {
+		u.SetKind("ResourceBinding")
+	} else {
+		u.SetKind("ClusterResourceBinding")
+	}
+	u.SetNamespace(b.GetNamespace())
+	u.SetName(b.GetName())
+	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&struct {
+		Conditions []metav1.Condition           `json:"conditions"`
+		Clusters   []workv1alpha1.ClusterStatus `json:"clusters"`
+	}{mine, results})
+	if err != nil {
+		return err
+	}
+	u.Object["status"] = status
+	gvr := workv1alpha1.GroupVersion.WithResource("resourcebindings")
+	ri := e.p.dynamic.Resource(gvr).Namespace(b.GetNamespace())
+	if u.GetKind() == "ClusterResourceBinding" {
+		ri = e.p.dynamic.Resource(workv1alpha1.GroupVersion.WithResource("clusterresourcebindings")).Namespace("")
+	}
+	_, err = ri.ApplyStatus(ctx, b.GetName(), u, metav1.ApplyOptions{FieldManager: StatusFieldManager, Force: true})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func conditionsEqual(have, mine []metav1.Condition) bool {
+	for _, m := range mine {
+		h := meta.FindStatusCondition(have, m.Type)
+		if h == nil || h.Status != m.Status || h.Reason != m.Reason || h.Message != m.Message || h.ObservedGeneration != m.ObservedGeneration {
+			return false
+		}
+	}
+	return true
+}
+
+func appliedCondition(results []workv1alpha1.ClusterStatus, gen int64) metav1.Condition {
+	c := metav1.Condition{Type: workv1alpha1.ConditionApplied, ObservedGeneration: gen}
+	if len(results) == 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, workv1alpha1.ReasonPending, "no cluster is scheduled yet"
+		return c
+	}
+	var bad []string
+	reason := workv1alpha1.ReasonApplied
+	applied := 0
+	for _, r := range results {
+		if r.Applied && r.Reason == workv1alpha1.ReasonApplied {
+			applied++
+			continue
+		}
+		bad = append(bad, fmt.Sprintf("%s: %s", r.Cluster, r.Message))
+		if reason == workv1alpha1.ReasonApplied || r.Reason == workv1alpha1.ReasonConflict {
+			reason = r.Reason
+		}
+	}
+	if len(bad) == 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, workv1alpha1.ReasonApplied, fmt.Sprintf("applied to %d of %d clusters", applied, len(results))
+		return c
+	}
+	c.Status, c.Reason = metav1.ConditionFalse, reason
+	c.Message = fmt.Sprintf("applied to %d of %d clusters; %s", applied, len(results), strings.Join(bad, "; "))
+	if len(c.Message) > 32000 {
+		c.Message = c.Message[:32000]
+	}
+	return c
+}
+
+func healthyCondition(results []workv1alpha1.ClusterStatus, gen int64) metav1.Condition {
+	c := metav1.Condition{Type: workv1alpha1.ConditionHealthy, ObservedGeneration: gen, Status: metav1.ConditionTrue, Reason: workv1alpha1.HealthHealthy}
+	var bad []string
+	for _, r := range results {
+		if r.Health != workv1alpha1.HealthHealthy {
+			bad = append(bad, r.Cluster+": "+r.Health)
+		}
+	}
+	switch {
+	case len(results) == 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, workv1alpha1.ReasonPending, "no cluster is scheduled yet"
+	case len(bad) > 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, workv1alpha1.HealthUnhealthy, strings.Join(bad, "; ")
+	default:
+		c.Message = fmt.Sprintf("healthy in all %d clusters", len(results))
+	}
+	return c
+}
+
+// aggregate writes the clusters' summed status onto a workload template,
+// when it changed. Only status is written, so it never fights the
+// template's spec.
+func (e *Execution) aggregate(ctx context.Context, m Mapping, tmpl *unstructured.Unstructured, results []workv1alpha1.ClusterStatus) error {
+	sum := aggregate(tmpl.GetAPIVersion(), tmpl.GetKind(), tmpl.GetGeneration(), results, func(cs workv1alpha1.ClusterStatus) map[string]any {
+		if cs.Status == nil {
+			return nil
+		}
+		var out map[string]any
+		_ = json.Unmarshal(cs.Status.Raw, &out)
+		return out
+	})
+	if sum == nil {
+		return nil
+	}
+	cur, _, _ := unstructured.NestedMap(tmpl.Object, "status")
+	changed := false
+	for k, v := range sum {
+		if n, _ := number(v); true {
+			h, ok := number(cur[k])
+			if !ok && n == 0 {
+				continue
+			}
+			if !ok || h != n {
+				changed = true
+				break
+			}
+		}
+	}
+	if !changed {
+		return nil
+	}
+	patch, _ := json.Marshal(map[string]any{"status": sum})
+	var err error
+	if m.Namespaced {
+		_, err = e.p.dynamic.Resource(m.GVR).Namespace(tmpl.GetNamespace()).Patch(ctx, tmpl.GetName(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: StatusFieldManager}, "status")
+	} else {
+		_, err = e.p.dynamic.Resource(m.GVR).Patch(ctx, tmpl.GetName(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: StatusFieldManager}, "status")
+	}
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}

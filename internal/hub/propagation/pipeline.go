@@ -1,0 +1,135 @@
+package propagation
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Options tune the pipeline.
+type Options struct {
+	// DetectorWorkers and ExecutionWorkers are the reconcile workers.
+	DetectorWorkers  int
+	ExecutionWorkers int
+	// MemberQPS and MemberBurst limit each member client.
+	MemberQPS   float32
+	MemberBurst int
+}
+
+// DefaultOptions suit a hub of a few hundred clusters.
+func DefaultOptions() Options {
+	return Options{DetectorWorkers: 8, ExecutionWorkers: 32, MemberQPS: 500, MemberBurst: 1000}
+}
+
+// Pipeline is the detector and execution, sharing the hub's template
+// informers and the member connections.
+type Pipeline struct {
+	opts      Options
+	client    client.Client
+	cache     cache.Cache
+	dynamic   dynamic.Interface
+	mapper    *mapper
+	templates *informerSet
+	members   *members
+	recorder  events.EventRecorder
+
+	detector  *Detector
+	execution *Execution
+}
+
+// SetupWithManager adds the pipeline to mgr. It runs only while the hub
+// holds the leader lease.
+func SetupWithManager(mgr ctrl.Manager, cfg *rest.Config, o Options) error {
+	def := DefaultOptions()
+	if o.DetectorWorkers < 1 {
+		o.DetectorWorkers = def.DetectorWorkers
+	}
+	if o.ExecutionWorkers < 1 {
+		o.ExecutionWorkers = def.ExecutionWorkers
+	}
+	if o.MemberQPS <= 0 {
+		o.MemberQPS, o.MemberBurst = def.MemberQPS, def.MemberBurst
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = o.MemberQPS, o.MemberBurst
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	p := &Pipeline{
+		opts:     o,
+		client:   mgr.GetClient(),
+		cache:    mgr.GetCache(),
+		dynamic:  dyn,
+		mapper:   newMapper(dc),
+		recorder: mgr.GetEventRecorder("flotilla-propagation"),
+	}
+	p.detector = newDetector(p)
+	p.execution = newExecution(p)
+	return mgr.Add(p)
+}
+
+// NeedLeaderElection makes the pipeline run on the leader only.
+func (p *Pipeline) NeedLeaderElection() bool { return true }
+
+// Start runs the pipeline until ctx ends.
+func (p *Pipeline) Start(ctx context.Context) error {
+	ctx = ctrl.LoggerInto(ctx, ctrl.Log.WithName("propagation"))
+	p.templates = newInformerSet(p.dynamic, ctx.Done(), nil, nil, p.onTemplate)
+	p.members = newMembers(p.opts.MemberQPS, p.opts.MemberBurst, p.execution.onMemberObject)
+	if err := p.detector.watchPolicies(ctx); err != nil {
+		return fmt.Errorf("watch policies: %w", err)
+	}
+	if err := p.execution.watch(ctx); err != nil {
+		return fmt.Errorf("watch bindings: %w", err)
+	}
+	if !p.cache.WaitForCacheSync(ctx) {
+		return fmt.Errorf("hub caches did not sync")
+	}
+	p.detector.queue.Add(policiesKey)
+	go p.detector.run(ctx, p.opts.DetectorWorkers)
+	p.execution.run(ctx, p.opts.ExecutionWorkers)
+	return nil
+}
+
+func (p *Pipeline) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {
+	p.detector.onTemplate(m, obj, old)
+	p.execution.onTemplate(m, obj, old)
+}
+
+// hubInformer returns the hub informer of gvk, starting it if needed.
+func (p *Pipeline) hubObject(gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, Mapping, bool, error) {
+	m, err := p.mapper.Map(gvk)
+	if err != nil {
+		return nil, Mapping{}, false, err
+	}
+	inf, err := p.templates.get(m)
+	if err != nil {
+		return nil, m, false, err
+	}
+	if !inf.HasSynced() {
+		return nil, m, false, nil
+	}
+	o, err := objectFrom(inf, namespace, name)
+	return o, m, true, err
+}
+
+func result(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "success"
+}

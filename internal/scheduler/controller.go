@@ -1,0 +1,361 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
+)
+
+// DefaultWorkers is how many bindings of each kind are scheduled at once.
+const DefaultWorkers = 8
+
+// conflictRetry is the wait before deciding again on a binding whose write
+// conflicted.
+const conflictRetry = time.Second
+
+// Limits of what a binding records, from the API's validation.
+const (
+	maxDecisions     = 1000
+	maxMessageLength = 4096
+)
+
+// Reconciler schedules ResourceBindings and ClusterResourceBindings: it
+// writes Schedule's decision to spec.clusters and its reasons to status.
+type Reconciler struct {
+	client   client.Client
+	recorder events.EventRecorder
+	workers  int
+}
+
+// Option configures a Reconciler.
+type Option func(*Reconciler)
+
+// WithWorkers sets how many bindings of each kind are scheduled at once.
+func WithWorkers(n int) Option { return func(r *Reconciler) { r.workers = n } }
+
+// NewReconciler returns a Reconciler that reads and writes through c and
+// records events on bindings with recorder.
+func NewReconciler(c client.Client, recorder events.EventRecorder, opts ...Option) *Reconciler {
+	r := &Reconciler{client: c, recorder: recorder, workers: DefaultWorkers}
+	for _, f := range opts {
+		f(r)
+	}
+	return r
+}
+
+// SetupWithManager registers two controllers, one per binding kind. Each
+// watches its bindings (spec changes only: the scheduler's own status
+// writes do not wake it) and the Clusters.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	err := ctrl.NewControllerManagedBy(mgr).
+		Named("scheduler").
+		For(&workv1alpha1.ResourceBinding{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&clusterv1alpha1.Cluster{}, r.clusterEvents(r.resourceBindings)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).
+		Complete(r)
+	if err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("cluster-scheduler").
+		For(&workv1alpha1.ClusterResourceBinding{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&clusterv1alpha1.Cluster{}, r.clusterEvents(r.clusterResourceBindings)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).
+		Complete(r)
+}
+
+// +kubebuilder:rbac:groups=work.flotilla.io,resources=resourcebindings;clusterresourcebindings,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=work.flotilla.io,resources=resourcebindings/status;clusterresourcebindings/status,verbs=update;patch
+// +kubebuilder:rbac:groups=cluster.flotilla.io,resources=clusters,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// Reconcile schedules one binding: a ResourceBinding when the request has a
+// namespace, a ClusterResourceBinding when it has none. It decides only when
+// the binding's spec changed since the last decision, when the eligible
+// clusters changed (the Inputs fingerprint), or when the last attempt
+// failed; and it writes only what changed.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	b := workv1alpha1.NewBinding(req.Namespace != "")
+	if err := r.client.Get(ctx, req.NamespacedName, b); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !b.GetDeletionTimestamp().IsZero() {
+		return ctrl.Result{}, nil
+	}
+	var cl clusterv1alpha1.ClusterList
+	// Schedule only reads the clusters: no need to copy the cache.
+	if err := r.client.List(ctx, &cl, client.UnsafeDisableDeepCopy); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list clusters: %w", err)
+	}
+	res, err := Schedule(b.GetSpec(), cl.Items, b.GetSpec().Clusters)
+	var nf *NoFitError
+	if err != nil && !errors.As(err, &nf) {
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	if !needsScheduling(b, res.Inputs) {
+		return ctrl.Result{}, nil
+	}
+	if nf != nil {
+		// Cluster events, capacity freed included, bring the binding
+		// back; the clusters it runs on now are kept meanwhile.
+		err = r.recordNoFit(ctx, b, res, nf)
+	} else {
+		err = r.apply(ctx, b, res)
+	}
+	if apierrors.IsConflict(err) {
+		// The binding changed under the decision, or the cache is behind
+		// the scheduler's own last write: decide again on a fresh read.
+		ctrl.LoggerFrom(ctx).V(1).Info("binding changed while scheduling; retrying", "error", err.Error())
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// needsScheduling reports whether b must be decided again: its spec
+// changed, the eligible clusters changed, or it is not scheduled.
+func needsScheduling(b workv1alpha1.Binding, inputs string) bool {
+	st := b.GetBindingStatus()
+	return b.GetGeneration() != st.SchedulerObservedGeneration ||
+		inputs != st.SchedulingInputs ||
+		!meta.IsStatusConditionTrue(st.Conditions, workv1alpha1.ConditionScheduled)
+}
+
+// apply writes a successful decision: spec.clusters first (which bumps the
+// generation), then the status that records that generation as observed.
+func (r *Reconciler) apply(ctx context.Context, b workv1alpha1.Binding, res Result) error {
+	log := ctrl.LoggerFrom(ctx)
+	moved := !slices.Equal(b.GetSpec().Clusters, res.Clusters)
+	if moved {
+		before := b.DeepCopyObject().(client.Object)
+		b.GetSpec().Clusters = res.Clusters
+		// The lock makes a decision taken on an older spec fail rather
+		// than overwrite a newer one; the retry decides again.
+		if err := r.client.Patch(ctx, b, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			return fmt.Errorf("write spec.clusters: %w", err)
+		}
+	}
+	msg := scheduledMessage(res)
+	became, err := r.writeStatus(ctx, b, res, metav1.Condition{
+		Type: workv1alpha1.ConditionScheduled, Status: metav1.ConditionTrue, Reason: workv1alpha1.ReasonScheduled, Message: msg})
+	if err != nil {
+		return err
+	}
+	if moved || became {
+		log.V(2).Info("scheduled", "binding", klog.KObj(b), "clusters", res.Clusters, "affinityName", res.AffinityName)
+		r.recorder.Eventf(b, nil, corev1.EventTypeNormal, workv1alpha1.ReasonScheduled, "Schedule", "%s", msg)
+	}
+	return nil
+}
+
+// recordNoFit records a failed decision. spec.clusters is left alone, so
+// that a workload is not taken down because it cannot be placed again.
+func (r *Reconciler) recordNoFit(ctx context.Context, b workv1alpha1.Binding, res Result, nf *NoFitError) error {
+	msg := truncate(nf.Error(), maxMessageLength)
+	res.AffinityName = b.GetBindingStatus().SchedulerObservedAffinityName
+	became, err := r.writeStatus(ctx, b, res, metav1.Condition{
+		Type: workv1alpha1.ConditionScheduled, Status: metav1.ConditionFalse, Reason: workv1alpha1.ReasonNoClusterFits, Message: msg})
+	if err != nil {
+		return err
+	}
+	if became {
+		r.recorder.Eventf(b, nil, corev1.EventTypeWarning, workv1alpha1.ReasonNoClusterFits, "Schedule", "%s", msg)
+	}
+	return nil
+}
+
+// writeStatus records res and cond in b's status, and writes it only if it
+// changed. It reports whether the Scheduled condition changed.
+func (r *Reconciler) writeStatus(ctx context.Context, b workv1alpha1.Binding, res Result, cond metav1.Condition) (bool, error) {
+	before := b.DeepCopyObject().(client.Object)
+	st := b.GetBindingStatus()
+	orig := st.DeepCopy()
+	cond.ObservedGeneration = b.GetGeneration()
+	st.SchedulerObservedGeneration = b.GetGeneration()
+	st.SchedulingInputs = res.Inputs
+	st.SchedulerObservedAffinityName = res.AffinityName
+	st.Decisions = capDecisions(res.Decisions)
+	meta.SetStatusCondition(&st.Conditions, cond)
+	if apiequality.Semantic.DeepEqual(orig, st) {
+		return false, nil
+	}
+	prev := meta.FindStatusCondition(orig.Conditions, cond.Type)
+	became := prev == nil || prev.Status != cond.Status || prev.Message != cond.Message
+	// Other controllers write their own conditions: the lock keeps this
+	// patch from overwriting theirs.
+	if err := r.client.Status().Patch(ctx, b, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return false, fmt.Errorf("write scheduling status: %w", err)
+	}
+	return became, nil
+}
+
+// scheduledMessage says where the template goes.
+func scheduledMessage(res Result) string {
+	parts := make([]string, 0, min(len(res.Clusters), maxListed))
+	for i, c := range res.Clusters {
+		if i == maxListed {
+			parts = append(parts, fmt.Sprintf("and %d more", len(res.Clusters)-maxListed))
+			break
+		}
+		if c.Replicas == 0 {
+			parts = append(parts, c.Name)
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", c.Name, replicaCount(c.Replicas)))
+	}
+	msg := fmt.Sprintf("scheduled to %s: %s", clusterCount(len(res.Clusters)), strings.Join(parts, ", "))
+	if res.AffinityName != "" {
+		msg += fmt.Sprintf(", with clusterAffinities group %q", res.AffinityName)
+	}
+	return msg
+}
+
+// capDecisions keeps decisions within the API's limit: the chosen clusters
+// first, then the others by name.
+func capDecisions(ds []workv1alpha1.ClusterDecision) []workv1alpha1.ClusterDecision {
+	if len(ds) <= maxDecisions {
+		return ds
+	}
+	out := make([]workv1alpha1.ClusterDecision, 0, maxDecisions)
+	for _, d := range ds {
+		if d.Chosen && len(out) < maxDecisions {
+			out = append(out, d)
+		}
+	}
+	for _, d := range ds {
+		if !d.Chosen && len(out) < maxDecisions {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b workv1alpha1.ClusterDecision) int { return strings.Compare(a.Cluster, b.Cluster) })
+	return out
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// bindingRef is what a Cluster event needs of a binding.
+type bindingRef struct {
+	req       reconcile.Request
+	scheduled bool
+}
+
+func (r *Reconciler) resourceBindings(ctx context.Context) ([]bindingRef, error) {
+	var l workv1alpha1.ResourceBindingList
+	if err := r.client.List(ctx, &l, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	out := make([]bindingRef, len(l.Items))
+	for i := range l.Items {
+		out[i] = refOf(&l.Items[i])
+	}
+	return out, nil
+}
+
+func (r *Reconciler) clusterResourceBindings(ctx context.Context) ([]bindingRef, error) {
+	var l workv1alpha1.ClusterResourceBindingList
+	if err := r.client.List(ctx, &l, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	out := make([]bindingRef, len(l.Items))
+	for i := range l.Items {
+		out[i] = refOf(&l.Items[i])
+	}
+	return out, nil
+}
+
+func refOf(b workv1alpha1.Binding) bindingRef {
+	return bindingRef{
+		req:       reconcile.Request{NamespacedName: client.ObjectKeyFromObject(b)},
+		scheduled: meta.IsStatusConditionTrue(b.GetBindingStatus().Conditions, workv1alpha1.ConditionScheduled),
+	}
+}
+
+// clusterEvents maps Cluster events to the bindings list returns. A change
+// that can alter a decision (labels, spec, readiness, served APIs,
+// deletion) wakes every binding, and the Inputs fingerprint keeps the
+// unaffected ones as they are; a change of free capacity only wakes the
+// bindings that are not scheduled, since capacity alone never moves
+// replicas. The initial list of Clusters wakes nothing: the bindings' own
+// initial list does.
+func (r *Reconciler) clusterEvents(list func(context.Context) ([]bindingRef, error)) handler.EventHandler {
+	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], onlyUnscheduled bool) {
+		refs, err := list(ctx)
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "list bindings for a cluster event")
+			return
+		}
+		for _, b := range refs {
+			if !onlyUnscheduled || !b.scheduled {
+				q.Add(b.req)
+			}
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if !e.IsInInitialList {
+				enqueue(ctx, q, false)
+			}
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			old, okOld := e.ObjectOld.(*clusterv1alpha1.Cluster)
+			cur, okNew := e.ObjectNew.(*clusterv1alpha1.Cluster)
+			switch {
+			case !okOld || !okNew || schedulingChanged(old, cur):
+				enqueue(ctx, q, false)
+			case !apiequality.Semantic.DeepEqual(old.Status.ResourceSummary, cur.Status.ResourceSummary):
+				enqueue(ctx, q, true)
+			}
+		},
+		DeleteFunc: func(ctx context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, false)
+		},
+		GenericFunc: func(ctx context.Context, _ event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, false)
+		},
+	}
+}
+
+// schedulingChanged reports whether a Cluster changed in a way that can
+// change which bindings it may take.
+func schedulingChanged(old, cur *clusterv1alpha1.Cluster) bool {
+	return old.Generation != cur.Generation ||
+		!apiequality.Semantic.DeepEqual(old.Spec, cur.Spec) ||
+		!apiequality.Semantic.DeepEqual(old.Labels, cur.Labels) ||
+		old.DeletionTimestamp.IsZero() != cur.DeletionTimestamp.IsZero() ||
+		readiness(old) != readiness(cur) ||
+		!apiequality.Semantic.DeepEqual(old.Status.APIEnablements, cur.Status.APIEnablements)
+}
