@@ -13,3 +13,9 @@ var CRDs embed.FS
 //
 //go:embed rbac/role.yaml
 var RBAC []byte
+
+// Admission holds the ValidatingAdmissionPolicies for the rules a CRD's
+// own CEL cannot express.
+//
+//go:embed admission/*.yaml
+var Admission embed.FS

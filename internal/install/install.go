@@ -39,22 +39,15 @@ const (
 
 // Objects returns everything Install applies, in order.
 func Objects() ([]*unstructured.Unstructured, error) {
-	var objs []*unstructured.Unstructured
-	err := fs.WalkDir(config.CRDs, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := config.CRDs.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		more, err := decode(b)
-		objs = append(objs, more...)
-		return err
-	})
+	objs, err := decodeFS(config.CRDs)
 	if err != nil {
 		return nil, err
 	}
+	admission, err := decodeFS(config.Admission)
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs, admission...)
 	objs = append(objs, toUnstructured(&corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 		ObjectMeta: metav1.ObjectMeta{Name: member.Namespace},
@@ -89,6 +82,24 @@ func Objects() ([]*unstructured.Unstructured, error) {
 		ObjectMeta: metav1.ObjectMeta{Name: HubServiceAccount, Namespace: member.Namespace},
 	}))
 	return objs, nil
+}
+
+// decodeFS decodes every file of fsys, in lexical order.
+func decodeFS(fsys fs.ReadFileFS) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fsys.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		more, err := decode(b)
+		objs = append(objs, more...)
+		return err
+	})
+	return objs, err
 }
 
 func decode(b []byte) ([]*unstructured.Unstructured, error) {

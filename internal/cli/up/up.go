@@ -56,6 +56,11 @@ nodes), joined to the hub. State lives in $FLOTILLA_HOME (default
 			fmt.Fprintf(out, "Next:\n")
 			fmt.Fprintf(out, "  flotilla get clusters\n")
 			fmt.Fprintf(out, "  flotilla describe cluster member-cluster-1\n")
+			if seed := seedCase1(); seed != "" {
+				fmt.Fprintf(out, "  flotilla apply -f %s   # the seed's case 1: 3 replicas split 2:1\n", seed)
+				fmt.Fprintf(out, "  flotilla describe deployment/myapp\n")
+				fmt.Fprintf(out, "  flotilla get bindings\n")
+			}
 			fmt.Fprintf(out, "  kubectl --kubeconfig %s get clusters.cluster.flotilla.io\n", filepath.Join(kc, "hub.yaml"))
 			fmt.Fprintf(out, "  kubectl --kubeconfig %s get nodes\n", filepath.Join(kc, "member-cluster-1.yaml"))
 			fmt.Fprintf(out, "  flotilla down\n")
@@ -64,4 +69,15 @@ nodes), joined to the hub. State lives in $FLOTILLA_HOME (default
 	}
 	cmd.Flags().DurationVar(&wait, "wait", 90*time.Second, "how long to wait for every cluster to turn Ready")
 	return cmd
+}
+
+// seedCase1 returns the path of the seed's case 1, relative to the working
+// directory, when it is there (a checkout with ../shared beside it).
+func seedCase1() string {
+	for _, p := range []string{"../shared/seed/examples/case1-weighted.yaml", "shared/seed/examples/case1-weighted.yaml"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
 }

@@ -4,13 +4,20 @@ package localfleet_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/flotilla-io/flotilla/internal/localfleet"
 	"github.com/flotilla-io/flotilla/test/framework"
@@ -169,6 +176,8 @@ func TestUpGetDown(t *testing.T) {
 		}
 	}
 
+	checkSeedCase1(t, r, home)
+
 	// A second up reuses every process.
 	pids := hubPids(t, home)
 	start = time.Now()
@@ -218,4 +227,57 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// checkSeedCase1 applies the seed's case 1 unchanged to the fleet that
+// `flotilla up` started, and waits for the real `flotilla hub` daemon to
+// run it: 2 ready replicas in member-cluster-1, 1 in member-cluster-2,
+// none in edge-cluster, and 3/3 on the hub.
+func checkSeedCase1(t *testing.T, r runner, home string) {
+	t.Helper()
+	root, err := framework.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := filepath.Join(root, "..", "shared", "seed", "examples", "case1-weighted.yaml")
+	r.must("apply", "-f", seed)
+	client := func(name string) kubernetes.Interface {
+		cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(home, "kubeconfig", name+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	want := map[string]int32{"hub": 3, "member-cluster-1": 2, "member-cluster-2": 1, "edge-cluster": 0}
+	framework.Eventually(t, 2*time.Minute, func() error {
+		for name, n := range want {
+			d, err := client(name).AppsV1().Deployments("default").Get(context.Background(), "myapp", metav1.GetOptions{})
+			if n == 0 {
+				if !apierrors.IsNotFound(err) {
+					return fmt.Errorf("%s runs myapp (%v)", name, err)
+				}
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %v", name, err)
+			}
+			if d.Status.ReadyReplicas != n {
+				return fmt.Errorf("%s: myapp %d ready, want %d", name, d.Status.ReadyReplicas, n)
+			}
+		}
+		return nil
+	})
+	out := r.must("describe", "deployment/myapp")
+	for _, s := range []string{"myapp-propagation", "member-cluster-1", "member-cluster-2", "edge-cluster", "Healthy"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("describe deployment/myapp lacks %q:\n%s", s, out)
+		}
+	}
+	if out := r.must("get", "bindings"); !strings.Contains(out, "myapp-deployment") {
+		t.Errorf("get bindings lacks myapp-deployment:\n%s", out)
+	}
 }

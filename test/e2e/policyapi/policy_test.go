@@ -5,9 +5,12 @@ package policyapi_test
 
 import (
 	"context"
+	"fmt"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -248,5 +251,36 @@ spec:
 				t.Errorf("rejection %q does not say %q", err, tc.says)
 			}
 		})
+	}
+}
+
+// TestPolicyNamespaceConfined: a PropagationPolicy may not select in another
+// namespace. The rule reads metadata.namespace, which a CRD's CEL cannot, so
+// a ValidatingAdmissionPolicy holds it; it takes effect moments after
+// install, hence the polling.
+func TestPolicyNamespaceConfined(t *testing.T) {
+	framework.Require(t, env)
+	doc := `
+apiVersion: policy.flotilla.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: p}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, namespace: other}]
+`
+	framework.Eventually(t, time.Minute, func() error {
+		err := create(t, doc)
+		if err == nil {
+			var vap admissionregistrationv1.ValidatingAdmissionPolicy
+			gerr := env.Hub.Get(context.Background(), client.ObjectKey{Name: "flotilla-propagationpolicy-namespace"}, &vap)
+			return fmt.Errorf("accepted a selector for namespace other in namespace default (admission policy: %v, status %+v)", gerr, vap.Status)
+		}
+		if !strings.Contains(err.Error(), "selects only in its own namespace (default)") {
+			return fmt.Errorf("rejection %q does not explain the rule", err)
+		}
+		return nil
+	})
+	same := strings.Replace(doc, "namespace: other", "namespace: default", 1)
+	if err := create(t, same); err != nil {
+		t.Errorf("selector for its own namespace rejected: %v", err)
 	}
 }
