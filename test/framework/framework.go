@@ -171,6 +171,7 @@ func (e *Env) teardown() {
 		// Down removes the marker-checked home; the owner file may remain
 		// if the fleet never started.
 		_ = os.RemoveAll(e.Home)
+		removeFlotilla()
 	})
 }
 

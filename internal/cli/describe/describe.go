@@ -6,7 +6,6 @@ package describe
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -20,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/cli/clientconfig"
@@ -142,7 +140,7 @@ func Describe(ctx context.Context, o Options, kind, name string) error {
 		return err
 	}
 	if o.Format != "" {
-		return printStructured(o.Out, o.Format, tr)
+		return output.PrintValue(o.Out, o.Format, tr)
 	}
 	return PrintTrace(o.Out, tr, o.Now)
 }
@@ -174,25 +172,6 @@ func clusterObject(ctx context.Context, c client.Client, w io.Writer, name, form
 	}
 	cl.SetGroupVersionKind(clusterv1alpha1.GroupVersion.WithKind("Cluster"))
 	return output.PrintObject(w, format, &cl)
-}
-
-// printStructured writes v as indented JSON, like output.PrintObject, or as
-// YAML.
-func printStructured(w io.Writer, format string, v any) error {
-	if format == output.YAML {
-		b, err := yaml.Marshal(v)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	}
-	b, err := json.MarshalIndent(v, "", "    ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(w, string(b))
-	return err
 }
 
 // PrintCluster writes the description of a cluster.

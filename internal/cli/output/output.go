@@ -92,7 +92,7 @@ func PrintList(w io.Writer, format string, objs []runtime.Object) error {
 		"metadata":   map[string]any{"resourceVersion": ""},
 		"items":      items,
 	}
-	return printValue(w, format, list)
+	return PrintValue(w, format, list)
 }
 
 // PrintObject writes one object as JSON or YAML.
@@ -101,10 +101,11 @@ func PrintObject(w io.Writer, format string, o runtime.Object) error {
 	if err != nil {
 		return err
 	}
-	return printValue(w, format, (&unstructured.Unstructured{Object: m}).Object)
+	return PrintValue(w, format, (&unstructured.Unstructured{Object: m}).Object)
 }
 
-func printValue(w io.Writer, format string, v any) error {
+// PrintValue writes v as indented JSON or as YAML.
+func PrintValue(w io.Writer, format string, v any) error {
 	if format == YAML {
 		b, err := yaml.Marshal(v)
 		if err != nil {

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
@@ -108,37 +107,12 @@ func templateChanged(old, obj *unstructured.Unstructured) bool {
 		!obj.GetDeletionTimestamp().Equal(old.GetDeletionTimestamp())
 }
 
-func (d *Detector) run(ctx context.Context, workers int) {
-	for range workers {
-		go func() {
-			for d.next(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	d.queue.ShutDown()
-}
-
-func (d *Detector) next(ctx context.Context) bool {
-	k, shutdown := d.queue.Get()
-	if shutdown {
-		return false
-	}
-	defer d.queue.Done(k)
-	var err error
+// sync handles one queue item.
+func (d *Detector) sync(ctx context.Context, k templateKey) (time.Duration, error) {
 	if k == policiesKey {
-		err = d.syncPolicies(ctx)
-	} else {
-		err = d.syncTemplate(ctx, k)
+		return 0, d.syncPolicies(ctx)
 	}
-	metrics.ReconcileTotal.WithLabelValues("detector", result(err)).Inc()
-	if err != nil {
-		ctrl.LoggerFrom(ctx).Info("detector retries", "template", k, "error", err.Error())
-		d.queue.AddRateLimited(k)
-		return true
-	}
-	d.queue.Forget(k)
-	return true
+	return 0, d.syncTemplate(ctx, k)
 }
 
 // syncPolicies makes sure every kind a policy selects is watched, and

@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
@@ -184,38 +183,6 @@ func (e *Execution) onMemberObject(_ string, obj, old *unstructured.Unstructured
 	if obj.GetLabels()[workv1alpha1.LabelDependency] != "" {
 		e.enqueueDependents(obj.GetNamespace(), obj.GetKind(), obj.GetName())
 	}
-}
-
-func (e *Execution) run(ctx context.Context, workers int) {
-	for range workers {
-		go func() {
-			for e.next(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	e.queue.ShutDown()
-}
-
-func (e *Execution) next(ctx context.Context) bool {
-	k, shutdown := e.queue.Get()
-	if shutdown {
-		return false
-	}
-	defer e.queue.Done(k)
-	requeue, err := e.sync(ctx, k)
-	metrics.ReconcileTotal.WithLabelValues("execution", result(err)).Inc()
-	switch {
-	case err != nil:
-		ctrl.LoggerFrom(ctx).Info("execution retries", "binding", k.String(), "error", err.Error())
-		e.queue.AddRateLimited(k)
-	case requeue > 0:
-		e.queue.Forget(k)
-		e.queue.AddAfter(k, requeue)
-	default:
-		e.queue.Forget(k)
-	}
-	return true
 }
 
 // target is one cluster's part of a sync.

@@ -3,6 +3,7 @@ package propagation
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -10,9 +11,12 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/flotilla-io/flotilla/internal/metrics"
 )
 
 // Options tune the pipeline.
@@ -100,9 +104,41 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		return fmt.Errorf("hub caches did not sync")
 	}
 	p.detector.queue.Add(policiesKey)
-	go p.detector.run(ctx, p.opts.DetectorWorkers)
-	p.execution.run(ctx, p.opts.ExecutionWorkers)
+	go runWorkers(ctx, "detector", p.detector.queue, p.opts.DetectorWorkers, p.detector.sync)
+	runWorkers(ctx, "execution", p.execution.queue, p.opts.ExecutionWorkers, p.execution.sync)
 	return nil
+}
+
+// runWorkers processes q with n workers until ctx ends. sync returns an
+// error to retry with backoff, or a delay after which to look again.
+func runWorkers[T comparable](ctx context.Context, name string, q workqueue.TypedRateLimitingInterface[T], n int,
+	sync func(context.Context, T) (time.Duration, error)) {
+	log := ctrl.LoggerFrom(ctx).WithName(name)
+	for range n {
+		go func() {
+			for {
+				k, shutdown := q.Get()
+				if shutdown {
+					return
+				}
+				after, err := sync(ctx, k)
+				metrics.ReconcileTotal.WithLabelValues(name, result(err)).Inc()
+				switch {
+				case err != nil:
+					log.Info("retrying", "key", k, "error", err.Error())
+					q.AddRateLimited(k)
+				case after > 0:
+					q.Forget(k)
+					q.AddAfter(k, after)
+				default:
+					q.Forget(k)
+				}
+				q.Done(k)
+			}
+		}()
+	}
+	<-ctx.Done()
+	q.ShutDown()
 }
 
 func (p *Pipeline) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {

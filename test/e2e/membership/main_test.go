@@ -4,16 +4,9 @@
 package membership_test
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
-
-	"go.uber.org/zap/zapcore"
-	"k8s.io/client-go/tools/clientcmd"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/flotilla-io/flotilla/internal/hub"
 	"github.com/flotilla-io/flotilla/internal/hub/clusterhealth"
@@ -41,35 +34,5 @@ func TestMain(m *testing.M) {
 		// give up during the outage cannot disturb the other tests.
 		{Name: "member-c", Nodes: 1, Region: "region-c", Provider: "cloud-c"},
 	}
-	os.Exit(framework.Run(m, framework.Options{Members: members}, &env, startHub))
-}
-
-// startHub runs the hub's controllers in-process as system:flotilla:hub.
-func startHub(e *framework.Env) (func(), error) {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
-	cfg, err := clientcmd.BuildConfigFromFlags("", e.Fleet.Hub.ControllerKubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	mgr, err := hub.New(cfg, hub.Options{MetricsAddr: "0", HealthAddr: "0", Health: healthOpts})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			fmt.Fprintf(os.Stderr, "hub manager: %v\n", err)
-		}
-	}, nil
-}
-
-// zapLevel keeps the hub's logs to errors unless FLOTILLA_TEST_VERBOSE is set.
-func zapLevel() zapcore.Level {
-	if os.Getenv("FLOTILLA_TEST_VERBOSE") != "" {
-		return zapcore.DebugLevel
-	}
-	return zapcore.ErrorLevel
+	os.Exit(framework.Run(m, framework.Options{Members: members}, &env, framework.InProcessHub(hub.Options{Health: healthOpts})))
 }

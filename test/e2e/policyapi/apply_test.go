@@ -2,12 +2,9 @@ package policyapi_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,29 +18,10 @@ import (
 	"github.com/flotilla-io/flotilla/test/framework"
 )
 
-var (
-	buildOnce sync.Once
-	bin       string
-	buildErr  error
-)
-
-// flotilla runs the binary under test, built once per suite.
+// flotilla runs the binary under test against the hub.
 func flotilla(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	buildOnce.Do(func() {
-		bin = filepath.Join(os.TempDir(), fmt.Sprintf("flotilla-policyapi-%d", os.Getpid()))
-		build := exec.Command("go", "build", "-o", bin, "./cmd/flotilla")
-		build.Dir = env.RepoRoot
-		if out, err := build.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build flotilla: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	cmd := exec.Command(bin, append([]string{"--kubeconfig", env.Fleet.Hub.AdminKubeconfig}, args...)...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return env.Flotilla(t, args...)
 }
 
 // seedDir is the seed's examples beside the repository (../shared).

@@ -22,11 +22,7 @@ import (
 var env *framework.Env
 
 func TestMain(m *testing.M) {
-	code := framework.Run(m, framework.Options{}, &env)
-	if bin != "" {
-		_ = os.Remove(bin)
-	}
-	os.Exit(code)
+	os.Exit(framework.Run(m, framework.Options{}, &env))
 }
 
 func create(t *testing.T, doc string) error {

@@ -1,0 +1,92 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/flotilla-io/flotilla/internal/hub"
+)
+
+// InProcessHub is a Setup that runs the hub's controllers in the test
+// process, as the hub's own RBAC-limited identity (system:flotilla:hub),
+// so that the tests exercise its real permissions.
+func InProcessHub(o hub.Options) Setup {
+	return func(e *Env) (func(), error) {
+		ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
+		cfg, err := clientcmd.BuildConfigFromFlags("", e.Fleet.Hub.ControllerKubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		if o.MetricsAddr == "" {
+			o.MetricsAddr = "0"
+		}
+		if o.HealthAddr == "" {
+			o.HealthAddr = "0"
+		}
+		mgr, err := hub.New(cfg, o)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- mgr.Start(ctx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				fmt.Fprintf(os.Stderr, "hub manager: %v\n", err)
+			}
+		}, nil
+	}
+}
+
+// zapLevel keeps the hub's logs to errors unless FLOTILLA_TEST_VERBOSE is
+// set.
+func zapLevel() zapcore.Level {
+	if os.Getenv("FLOTILLA_TEST_VERBOSE") != "" {
+		return zapcore.DebugLevel
+	}
+	return zapcore.ErrorLevel
+}
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// Flotilla runs the flotilla binary, built once per test process, against
+// the hub as its admin, and returns its combined output.
+func (e *Env) Flotilla(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	buildOnce.Do(func() {
+		binary = filepath.Join(os.TempDir(), fmt.Sprintf("flotilla-test-%d", os.Getpid()))
+		build := exec.Command("go", "build", "-o", binary, "./cmd/flotilla")
+		build.Dir = e.RepoRoot
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build flotilla: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	cmd := exec.Command(binary, append([]string{"--kubeconfig", e.Fleet.Hub.AdminKubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// removeFlotilla removes the binary Flotilla built, if any.
+func removeFlotilla() {
+	if binary != "" {
+		_ = os.Remove(binary)
+	}
+}
