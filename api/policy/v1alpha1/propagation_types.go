@@ -87,7 +87,9 @@ type PropagationSpec struct {
 	Priority *int32 `json:"priority,omitempty"`
 
 	// preemption says whether this policy takes templates already claimed
-	// by a policy of lower priority: Always or Never (the default).
+	// by another policy it outranks: one of lower priority, or, for a
+	// PropagationPolicy, a ClusterPropagationPolicy. Always or Never (the
+	// default). Without it a template stays with the policy that claimed it.
 	// +kubebuilder:default=Never
 	// +optional
 	Preemption PreemptionBehavior `json:"preemption,omitempty"`

@@ -277,10 +277,9 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 	if err != nil {
 		return 0, err
 	}
+	// Clusters that are not Ready (or pull their work) come back through
+	// the Cluster watch, not through polling.
 	for _, r := range results {
-		if r.Reason == workv1alpha1.ReasonPending || r.Reason == workv1alpha1.ReasonClusterNotReady {
-			return 5 * time.Second, nil
-		}
 		if r.Reason == workv1alpha1.ReasonApplyFailed || r.Reason == reasonRemoving {
 			return 0, fmt.Errorf("cluster %s: %s", r.Cluster, r.Message)
 		}

@@ -140,24 +140,39 @@ func better(a, b candidate) bool {
 
 // choose picks the policy that claims obj, given the claim it has now.
 // A template stays with the policy that claimed it while that policy still
-// matches, unless a better-ranked policy has preemption Always.
+// matches, unless a policy with preemption Always outranks it: a higher
+// priority, or a PropagationPolicy over a ClusterPropagationPolicy. Of
+// those, the best-ranked wins.
 func choose(cands []candidate, current string) (candidate, bool) {
 	if len(cands) == 0 {
 		return candidate{}, false
 	}
-	best := cands[0]
-	if current == "" || Claim(best.Ref) == current {
-		return best, true
-	}
-	for _, c := range cands {
+	idx := -1
+	for i, c := range cands {
 		if Claim(c.Ref) == current {
-			if best.Spec.Preemption == policyv1alpha1.PreemptAlways && better(best, c) {
-				return best, true
-			}
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return cands[0], true
+	}
+	cur := cands[idx]
+	for _, c := range cands[:idx] {
+		if c.Spec.Preemption == policyv1alpha1.PreemptAlways && preempts(c, cur) {
 			return c, true
 		}
 	}
-	return best, true
+	return cur, true
+}
+
+// preempts reports whether a may take a template from b.
+func preempts(a, b candidate) bool {
+	aPP, bPP := a.Ref.Kind == KindPropagationPolicy, b.Ref.Kind == KindPropagationPolicy
+	if aPP != bPP {
+		return aPP
+	}
+	return a.priority() > b.priority()
 }
 
 // ignoredNamespaces never have their templates propagated: they belong to

@@ -26,13 +26,38 @@ var droppedAnnotations = []string{
 }
 
 // hubAssigned are fields the hub's API server filled in for its own copy,
-// which each member must assign for itself.
-var hubAssigned = map[string][][]string{
-	"Service":               {{"spec", "clusterIP"}, {"spec", "clusterIPs"}},
-	"Job":                   {{"spec", "selector"}, {"spec", "template", "metadata", "labels", "controller-uid"}, {"spec", "template", "metadata", "labels", "batch.kubernetes.io/controller-uid"}, {"spec", "template", "metadata", "labels", "job-name"}, {"spec", "template", "metadata", "labels", "batch.kubernetes.io/job-name"}},
-	"PersistentVolumeClaim": {{"spec", "volumeName"}},
-	"ServiceAccount":        {{"secrets"}},
-	"Pod":                   {{"spec", "nodeName"}},
+// which each member must assign for itself, by apiVersion/kind. keep, when
+// set, says when a field is the user's own after all.
+var hubAssigned = map[string][]struct {
+	path []string
+	keep func(obj map[string]any) bool
+}{
+	"v1/Service": {
+		{path: []string{"spec", "clusterIP"}, keep: headless},
+		{path: []string{"spec", "clusterIPs"}, keep: headless},
+	},
+	"batch/v1/Job": {
+		{path: []string{"spec", "selector"}, keep: manualSelector},
+		{path: []string{"spec", "template", "metadata", "labels", "controller-uid"}, keep: manualSelector},
+		{path: []string{"spec", "template", "metadata", "labels", "batch.kubernetes.io/controller-uid"}, keep: manualSelector},
+		{path: []string{"spec", "template", "metadata", "labels", "job-name"}, keep: manualSelector},
+		{path: []string{"spec", "template", "metadata", "labels", "batch.kubernetes.io/job-name"}, keep: manualSelector},
+	},
+	"v1/PersistentVolumeClaim": {{path: []string{"spec", "volumeName"}}},
+	"v1/ServiceAccount":        {{path: []string{"secrets"}}},
+	"v1/Pod":                   {{path: []string{"spec", "nodeName"}}},
+}
+
+// headless Services keep clusterIP None in every member.
+func headless(obj map[string]any) bool {
+	ip, _, _ := unstructured.NestedString(obj, "spec", "clusterIP")
+	return ip == "None"
+}
+
+// manualSelector Jobs carry a selector the user wrote.
+func manualSelector(obj map[string]any) bool {
+	m, _, _ := unstructured.NestedBool(obj, "spec", "manualSelector")
+	return m
 }
 
 // render returns the manifest of tmpl for one member: the template without
@@ -51,8 +76,10 @@ func render(tmpl *unstructured.Unstructured, bindingRef, bindingUID string, repl
 	out.SetKind(tmpl.GetKind())
 	out.SetName(tmpl.GetName())
 	out.SetNamespace(tmpl.GetNamespace())
-	for _, path := range hubAssigned[tmpl.GetKind()] {
-		unstructured.RemoveNestedField(out.Object, path...)
+	for _, f := range hubAssigned[kindKey(tmpl.GetAPIVersion(), tmpl.GetKind())] {
+		if f.keep == nil || !f.keep(out.Object) {
+			unstructured.RemoveNestedField(out.Object, f.path...)
+		}
 	}
 	if replicas != nil {
 		_ = unstructured.SetNestedField(out.Object, int64(*replicas), "spec", "replicas")
@@ -114,7 +141,8 @@ func upToDate(manifest, live *unstructured.Unstructured) bool {
 			return false
 		}
 	}
-	return subset(any(toAny(manifest.GetLabels())), any(toAny(live.GetLabels())))
+	return subset(toAny(manifest.GetLabels()), toAny(live.GetLabels())) &&
+		subset(toAny(manifest.GetAnnotations()), toAny(live.GetAnnotations()))
 }
 
 func toAny(m map[string]string) map[string]any {

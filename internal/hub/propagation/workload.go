@@ -75,11 +75,38 @@ func requirementsOf(ps *corev1.PodSpec) corev1.ResourceList {
 			out[n] = cur
 		}
 	}
+	// Sidecars (init containers that keep running) add to the steady
+	// total; a plain init container needs its requests, plus the sidecars
+	// started before it, only while it runs.
+	sidecars := corev1.ResourceList{}
+	peak := corev1.ResourceList{}
 	for _, c := range ps.InitContainers {
-		for n, q := range c.Resources.Requests {
-			if cur, ok := out[n]; !ok || q.Cmp(cur) > 0 {
-				out[n] = q.DeepCopy()
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			for n, q := range c.Resources.Requests {
+				cur := sidecars[n]
+				cur.Add(q)
+				sidecars[n] = cur
 			}
+			continue
+		}
+		for n, q := range c.Resources.Requests {
+			need := q.DeepCopy()
+			if sc, ok := sidecars[n]; ok {
+				need.Add(sc)
+			}
+			if cur, ok := peak[n]; !ok || need.Cmp(cur) > 0 {
+				peak[n] = need
+			}
+		}
+	}
+	for n, q := range sidecars {
+		cur := out[n]
+		cur.Add(q)
+		out[n] = cur
+	}
+	for n, q := range peak {
+		if cur, ok := out[n]; !ok || q.Cmp(cur) > 0 {
+			out[n] = q
 		}
 	}
 	if len(out) == 0 {
