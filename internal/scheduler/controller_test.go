@@ -134,13 +134,14 @@ func TestReconcileSchedulesOnceAndStaysQuiet(t *testing.T) {
 		t.Errorf("unexpected event %q", e)
 	}
 
-	// A chosen cluster goes away: the decision is made again.
+	// A chosen cluster is tainted: the decision is made again. (Not being
+	// Ready is not enough: a cluster keeps what it runs through a blip.)
 	var m2 clusterv1alpha1.Cluster
 	if err := f.client.Get(context.Background(), client.ObjectKey{Name: "member-2"}, &m2); err != nil {
 		t.Fatal(err)
 	}
-	m2.Status.Conditions = MakeCluster("member-2").NotReady(clusterv1alpha1.ReasonUnreachable).Status.Conditions
-	if err := f.client.Status().Update(context.Background(), &m2); err != nil {
+	m2.Spec.Taints = []corev1.Taint{{Key: "maintenance", Effect: corev1.TaintEffectNoSchedule}}
+	if err := f.client.Update(context.Background(), &m2); err != nil {
 		t.Fatal(err)
 	}
 	f.reconcile("default", "web-deployment")
@@ -161,7 +162,9 @@ func TestReconcileNoClusterFits(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "ns-team-a", Generation: 4},
 		Spec:       *MakeSpec(0).Resource("v1", "Namespace").Obj(),
 	}
-	crb.Spec.Clusters = targets("member-1", 0)
+	// member-2 runs it but stopped serving the kind; member-1 is not Ready
+	// and does not run it.
+	crb.Spec.Clusters = targets("member-2", 0)
 	objs := clusterObjs(MakeCluster("member-1").NotReady(clusterv1alpha1.ReasonUnreachable),
 		MakeCluster("member-2").Serves("apps/v1", "Deployment"))
 	f := newFixture(t, append(objs, crb)...)
@@ -171,7 +174,7 @@ func TestReconcileNoClusterFits(t *testing.T) {
 	if err := f.client.Get(context.Background(), client.ObjectKey{Name: "ns-team-a"}, &got); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(targets("member-1", 0), got.Spec.Clusters); diff != "" {
+	if diff := cmp.Diff(targets("member-2", 0), got.Spec.Clusters); diff != "" {
 		t.Errorf("a failed decision must keep spec.clusters (-want +got):\n%s", diff)
 	}
 	cond := meta.FindStatusCondition(got.Status.Conditions, workv1alpha1.ConditionScheduled)

@@ -173,7 +173,8 @@ func scheduleTerm(spec *workv1alpha1.BindingSpec, cs []*clusterv1alpha1.Cluster,
 	m := modeOf(spec)
 	var eligible []*candidate
 	for _, c := range cs {
-		if r := filter(filters, &placement, c, t.name); r != "" {
+		_, running := cur[c.Name]
+		if r := filter(filters, &placement, c, t.name, running); r != "" {
 			why[c.Name] = r
 			continue
 		}
@@ -232,7 +233,11 @@ func scheduleTerm(spec *workv1alpha1.BindingSpec, cs []*clusterv1alpha1.Cluster,
 // filter returns why c may not take the template, or "" when it may. The
 // placement's filters come first: they are the user's choice and change
 // less often than a cluster's readiness, so a cluster's reason stays put.
-func filter(filters []framework.FilterPlugin, p *policyv1alpha1.Placement, c *clusterv1alpha1.Cluster, termName string) string {
+//
+// A cluster that already runs the template keeps it while it is not Ready:
+// a probe blip must not move or delete workloads. Moving them away from a
+// cluster that stays down is failover's job, with its own toleration.
+func filter(filters []framework.FilterPlugin, p *policyv1alpha1.Placement, c *clusterv1alpha1.Cluster, termName string, running bool) string {
 	if s := framework.RunFilters(context.Background(), filters, p, c); !s.IsSuccess() {
 		if s.Plugin == clusteraffinity.Name {
 			if termName != "" {
@@ -244,6 +249,9 @@ func filter(filters []framework.FilterPlugin, p *policyv1alpha1.Placement, c *cl
 	}
 	if !c.DeletionTimestamp.IsZero() {
 		return "being deleted"
+	}
+	if running {
+		return ""
 	}
 	return readiness(c)
 }

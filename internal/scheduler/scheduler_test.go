@@ -405,11 +405,13 @@ func TestInputs(t *testing.T) {
 				cs[0].Status.Conditions[0].Message = "1 of 2 allowed probe failures"
 				return cs
 			}, same: true},
+		// A cluster that runs the template keeps it through a not-Ready
+		// spell: moving it is failover's decision, not the scheduler's.
 		"a chosen cluster goes not Ready": {
 			change: func(cs []*clusterWrapper) []*clusterWrapper {
 				cs[1].NotReady(clusterv1alpha1.ReasonUnreachable)
 				return cs
-			}},
+			}, same: true},
 		"a chosen cluster moves region": {
 			change: func(cs []*clusterWrapper) []*clusterWrapper { cs[1].Region("eu"); return cs }},
 		"a new eligible cluster": {

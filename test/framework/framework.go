@@ -55,6 +55,7 @@ func Run(m *testing.M, o Options, env **Env, setups ...Setup) int {
 	if !flag.Parsed() {
 		flag.Parse()
 	}
+	setLogger()
 	if testing.Short() {
 		// Unit tests only: the suite's tests skip themselves via Require.
 		return m.Run()

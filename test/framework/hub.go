@@ -22,7 +22,6 @@ import (
 // so that the tests exercise its real permissions.
 func InProcessHub(o hub.Options) Setup {
 	return func(e *Env) (func(), error) {
-		ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
 		cfg, err := clientcmd.BuildConfigFromFlags("", e.Fleet.Hub.ControllerKubeconfig)
 		if err != nil {
 			return nil, err
@@ -47,6 +46,12 @@ func InProcessHub(o hub.Options) Setup {
 			}
 		}, nil
 	}
+}
+
+// setLogger gives controller-runtime its logger before anything logs:
+// errors only unless FLOTILLA_TEST_VERBOSE is set.
+func setLogger() {
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
 }
 
 // zapLevel keeps the hub's logs to errors unless FLOTILLA_TEST_VERBOSE is

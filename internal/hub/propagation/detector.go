@@ -31,8 +31,12 @@ type templateKey struct {
 	Name      string
 }
 
-// policiesKey is the queue item that re-reads every policy.
-var policiesKey = templateKey{Name: "\x00policies"}
+// policiesKey is the queue item that re-reads every policy; kindsKey only
+// looks again for selected kinds the hub did not serve yet.
+var (
+	policiesKey = templateKey{Name: "\x00policies"}
+	kindsKey    = templateKey{Name: "\x00kinds"}
+)
 
 // +kubebuilder:rbac:groups=*,resources=*,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=policy.flotilla.io,resources=propagationpolicies;clusterpropagationpolicies,verbs=get;list;watch
@@ -78,6 +82,30 @@ func (d *Detector) watchPolicies(ctx context.Context) error {
 			return err
 		}
 	}
+	// A binding deleted while its template stays (by hand, or by garbage
+	// collection after the template was replaced) is made again.
+	for _, obj := range []client.Object{&workv1alpha1.ResourceBinding{}, &workv1alpha1.ClusterResourceBinding{}} {
+		inf, err := d.p.cache.GetInformer(ctx, obj)
+		if err != nil {
+			return err
+		}
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			DeleteFunc: func(o any) {
+				if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+					o = t.Obj
+				}
+				if b, ok := o.(workv1alpha1.Binding); ok {
+					r := b.GetSpec().Resource
+					gv, err := schema.ParseGroupVersion(r.APIVersion)
+					if err == nil {
+						d.queue.Add(templateKey{GVK: gv.WithKind(r.Kind), Namespace: r.Namespace, Name: r.Name})
+					}
+				}
+			},
+		}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -109,8 +137,11 @@ func templateChanged(old, obj *unstructured.Unstructured) bool {
 
 // sync handles one queue item.
 func (d *Detector) sync(ctx context.Context, k templateKey) (time.Duration, error) {
-	if k == policiesKey {
+	switch k {
+	case policiesKey:
 		return 0, d.syncPolicies(ctx)
+	case kindsKey:
+		return 0, d.watchKinds()
 	}
 	return 0, d.syncTemplate(ctx, k)
 }
@@ -136,17 +167,8 @@ func (d *Detector) syncPolicies(ctx context.Context) error {
 	d.mu.Lock()
 	d.selected = kinds
 	d.mu.Unlock()
-	missing := false
-	for gvk := range kinds {
-		m, err := d.p.mapper.Map(gvk)
-		if err != nil {
-			// A kind not served yet, most often a CRD still to come.
-			missing = true
-			continue
-		}
-		if _, err := d.p.templates.get(m); err != nil {
-			return err
-		}
+	if err := d.watchKinds(); err != nil {
+		return err
 	}
 	for _, inf := range d.p.templates.all() {
 		for _, o := range inf.GetStore().List() {
@@ -157,8 +179,29 @@ func (d *Detector) syncPolicies(ctx context.Context) error {
 			d.queue.Add(templateKey{GVK: u.GroupVersionKind(), Namespace: u.GetNamespace(), Name: u.GetName()})
 		}
 	}
+	return nil
+}
+
+// watchKinds starts an informer for every selected kind the hub serves.
+// The informer's initial list brings its templates to the queue. Kinds not
+// served yet, most often CRDs still to come, are looked for again in 5s.
+func (d *Detector) watchKinds() error {
+	d.mu.RLock()
+	kinds := d.selected
+	d.mu.RUnlock()
+	missing := false
+	for gvk := range kinds {
+		m, err := d.p.mapper.Map(gvk)
+		if err != nil {
+			missing = true
+			continue
+		}
+		if _, err := d.p.templates.get(m); err != nil {
+			return err
+		}
+	}
 	if missing {
-		d.queue.AddAfter(policiesKey, 5*time.Second)
+		d.queue.AddAfter(kindsKey, 5*time.Second)
 	}
 	return nil
 }
@@ -279,9 +322,7 @@ func (d *Detector) ensureBinding(ctx context.Context, m Mapping, obj *unstructur
 		if m.Namespaced {
 			// Garbage collection removes the binding if the template goes
 			// while the hub is down.
-			b.SetOwnerReferences([]metav1.OwnerReference{{
-				APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Name: obj.GetName(), UID: obj.GetUID(),
-			}})
+			b.SetOwnerReferences([]metav1.OwnerReference{ownerRef(obj)})
 		}
 		*b.GetSpec() = want
 		if err := d.p.client.Create(ctx, b); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -304,6 +345,11 @@ func (d *Detector) ensureBinding(ctx context.Context, m Mapping, obj *unstructur
 		return nil
 	}
 	orig := b.DeepCopyObject().(client.Object)
+	if cur.Resource.UID != want.Resource.UID && m.Namespaced {
+		// A new template of the same name: own the binding through it, or
+		// garbage collection would take the binding with the old one.
+		b.SetOwnerReferences([]metav1.OwnerReference{ownerRef(obj)})
+	}
 	*cur = want
 	if err := d.p.client.Patch(ctx, b, client.MergeFrom(orig)); err != nil {
 		return fmt.Errorf("update binding %s: %w", key, err)
@@ -320,4 +366,8 @@ func (d *Detector) deleteBinding(ctx context.Context, namespaced bool, key types
 		return nil
 	}
 	return client.IgnoreNotFound(d.p.client.Delete(ctx, b))
+}
+
+func ownerRef(obj *unstructured.Unstructured) metav1.OwnerReference {
+	return metav1.OwnerReference{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Name: obj.GetName(), UID: obj.GetUID()}
 }

@@ -3,6 +3,7 @@ package propagation
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -118,6 +119,9 @@ func (e *Execution) watch(ctx context.Context) error {
 			}
 		},
 		DeleteFunc: func(o any) {
+			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = d.Obj
+			}
 			if c, ok := o.(*clusterv1alpha1.Cluster); ok {
 				e.p.members.forget(c.Name)
 			}
@@ -212,7 +216,8 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 		return 200 * time.Millisecond, nil
 	}
 	var clusters clusterv1alpha1.ClusterList
-	if err := e.p.client.List(ctx, &clusters); err != nil {
+	// Read-only: no need to copy the cache.
+	if err := e.p.client.List(ctx, &clusters, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, err
 	}
 	byName := map[string]*clusterv1alpha1.Cluster{}
@@ -226,8 +231,11 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 		// The detector deletes or updates the binding.
 		return 0, nil
 	}
-	deps, depMsgs := e.dependencies(b)
 	e.indexDeps(k, spec.Dependencies)
+	deps, depMsgs, depsSynced := e.dependencies(b)
+	if !depsSynced {
+		return 500 * time.Millisecond, nil
+	}
 
 	targets := make([]target, 0, len(spec.Clusters))
 	for _, tc := range spec.Clusters {
@@ -279,13 +287,24 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 	}
 	// Clusters that are not Ready (or pull their work) come back through
 	// the Cluster watch, not through polling.
+	var after time.Duration
 	for _, r := range results {
 		if r.Reason == workv1alpha1.ReasonApplyFailed || r.Reason == reasonRemoving {
 			return 0, fmt.Errorf("cluster %s: %s", r.Cluster, r.Message)
 		}
+		if r.Reason == workv1alpha1.ReasonConflict {
+			after = conflictRecheck
+		}
 	}
-	return 0, nil
+	return after, nil
 }
+
+// memberRequestTimeout bounds each request to a member.
+const memberRequestTimeout = 30 * time.Second
+
+// conflictRecheck is how often a binding in Conflict looks again: the
+// member's own object is not watched, so its removal sends no event.
+const conflictRecheck = 30 * time.Second
 
 // statusCoalesce is how long a member's status-only change waits, so that
 // the several updates of a rollout make one status write on the hub.
@@ -300,24 +319,29 @@ const reasonCacheSyncing = "CacheSyncing"
 const reasonRemoving = "Removing"
 
 // dependencies returns the dependency objects of b that exist on the hub,
-// and a note for each that does not.
-func (e *Execution) dependencies(b workv1alpha1.Binding) ([]*unstructured.Unstructured, []string) {
-	var out []*unstructured.Unstructured
-	var msgs []string
+// and a note for each that does not or may not be propagated. synced is
+// false while a hub cache they come from is still listing.
+func (e *Execution) dependencies(b workv1alpha1.Binding) (out []*unstructured.Unstructured, msgs []string, synced bool) {
 	for _, d := range b.GetSpec().Dependencies {
-		o, _, synced, err := e.p.hubObject(schema.FromAPIVersionAndKind(d.APIVersion, d.Kind), d.Namespace, d.Name)
+		o, _, ok, err := e.p.hubObject(schema.FromAPIVersionAndKind(d.APIVersion, d.Kind), d.Namespace, d.Name)
 		switch {
 		case err != nil:
 			msgs = append(msgs, fmt.Sprintf("dependency %s: %v", dependencyName(d), err))
-		case !synced:
-			msgs = append(msgs, fmt.Sprintf("dependency %s: hub cache not synced yet", dependencyName(d)))
+		case !ok:
+			return nil, nil, false
 		case o == nil:
 			msgs = append(msgs, fmt.Sprintf("dependency %s does not exist on the hub", dependencyName(d)))
+		case !propagatable(o):
+			msgs = append(msgs, fmt.Sprintf("dependency %s is a hub credential and is never propagated", dependencyName(d)))
+		case o.GetAnnotations()[workv1alpha1.AnnotationPolicy] != "":
+			// Propagated by a policy of its own: one owner, or the two
+			// would fight over its labels.
+			continue
 		default:
 			out = append(out, o)
 		}
 	}
-	return out, msgs
+	return out, msgs, true
 }
 
 func (e *Execution) indexDeps(k bindingKey, deps []workv1alpha1.ObjectReference) {
@@ -364,12 +388,17 @@ func (e *Execution) syncCluster(ctx context.Context, b workv1alpha1.Binding, m M
 	cs := workv1alpha1.ClusterStatus{Cluster: t.name, Health: workv1alpha1.HealthUnknown}
 	fail := func(reason, format string, args ...any) workv1alpha1.ClusterStatus {
 		cs.Applied, cs.Reason, cs.Message = false, reason, fmt.Sprintf(format, args...)
-		if reason == workv1alpha1.ReasonClusterNotReady || reason == workv1alpha1.ReasonSuspended {
+		if reason == workv1alpha1.ReasonClusterNotReady || reason == workv1alpha1.ReasonSuspended || reason == workv1alpha1.ReasonApplyFailed {
 			// What the member last reported still stands.
-			cs.Applied, cs.Health, cs.Status = prev.Applied, prev.Health, prev.Status
+			cs.Health, cs.Status = prev.Health, prev.Status
+			if reason != workv1alpha1.ReasonApplyFailed {
+				cs.Applied = prev.Applied
+			}
 			cs.Generation, cs.ObservedGeneration = prev.Generation, prev.ObservedGeneration
-			cs.Dependencies = prev.Dependencies
 		}
+		// What was applied there stays recorded, so that it is removed
+		// when the template leaves.
+		cs.Dependencies = prev.Dependencies
 		return cs
 	}
 	if t.cluster == nil {
@@ -396,8 +425,11 @@ func (e *Execution) syncCluster(ctx context.Context, b workv1alpha1.Binding, m M
 	if err != nil {
 		return fail(workv1alpha1.ReasonApplyFailed, "%v", err)
 	}
-	if !inf.HasSynced() {
-		return fail(reasonCacheSyncing, "waiting for the hub's cache of cluster %s", t.name)
+	if err := mc.informers.synced(m, inf); err != nil {
+		if errors.Is(err, errNotSynced) {
+			return fail(reasonCacheSyncing, "waiting for the hub's cache of cluster %s", t.name)
+		}
+		return fail(workv1alpha1.ReasonApplyFailed, "cluster %s: %v", t.name, err)
 	}
 	live, err := objectFrom(inf, tmpl.GetNamespace(), tmpl.GetName())
 	if err != nil {
@@ -437,8 +469,11 @@ func (e *Execution) syncCluster(ctx context.Context, b workv1alpha1.Binding, m M
 		if err != nil {
 			return fail(workv1alpha1.ReasonApplyFailed, "%v", err)
 		}
-		if !dinf.HasSynced() {
-			return fail(reasonCacheSyncing, "waiting for the hub's cache of cluster %s", t.name)
+		if err := mc.informers.synced(dm, dinf); err != nil {
+			if errors.Is(err, errNotSynced) {
+				return fail(reasonCacheSyncing, "waiting for the hub's cache of cluster %s", t.name)
+			}
+			return fail(workv1alpha1.ReasonApplyFailed, "cluster %s: %v", t.name, err)
 		}
 		dlive, _ := objectFrom(dinf, d.GetNamespace(), d.GetName())
 		dmanifest := render(d, "", "", nil)
@@ -469,6 +504,8 @@ func fillLive(cs *workv1alpha1.ClusterStatus, live *unstructured.Unstructured) {
 // Flotilla did not create and abortOnConflict is set. It returns the object
 // as the member stored it, or a reason and message on failure.
 func (e *Execution) apply(ctx context.Context, mc *memberClient, m Mapping, manifest, live *unstructured.Unstructured, abortOnConflict bool) (*unstructured.Unstructured, string, string) {
+	ctx, cancel := context.WithTimeout(ctx, memberRequestTimeout)
+	defer cancel()
 	ri := resourceFor(mc, m, manifest.GetNamespace())
 	if live == nil {
 		// The object is not among those Flotilla manages there: it is
@@ -537,6 +574,8 @@ func (e *Execution) ensureNamespace(ctx context.Context, mc *memberClient, ns st
 	if _, ok := mc.namespaces.Load(ns); ok {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, memberRequestTimeout)
+	defer cancel()
 	nsc := mc.dynamic.Resource(namespacesGVR)
 	_, err := nsc.Get(ctx, ns, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -576,7 +615,8 @@ func (e *Execution) removeLeft(ctx context.Context, b workv1alpha1.Binding, m Ma
 		}
 		keep[prev.Cluster] = true
 		if err := e.removeFrom(ctx, b, m, prev, byName[prev.Cluster]); err != nil {
-			out = append(out, workv1alpha1.ClusterStatus{Cluster: prev.Cluster, Reason: reasonRemoving, Message: err.Error(), Health: workv1alpha1.HealthUnknown})
+			out = append(out, workv1alpha1.ClusterStatus{Cluster: prev.Cluster, Reason: reasonRemoving, Message: err.Error(),
+				Health: workv1alpha1.HealthUnknown, Dependencies: prev.Dependencies})
 			if firstErr == nil {
 				firstErr = err
 			}
@@ -600,27 +640,32 @@ func (e *Execution) removeFrom(ctx context.Context, b workv1alpha1.Binding, m Ma
 	if b.GetSpec().PreserveResourcesOnDeletion {
 		return nil
 	}
-	if c == nil {
-		// The cluster left the fleet; its objects went with it.
+	if c == nil || c.Spec.SyncMode == clusterv1alpha1.Pull {
+		// The cluster left the fleet (unjoin leaves its objects running),
+		// or its agent removes its work itself.
+		return nil
+	}
+	if suspended(b.GetSpec().Suspension, c.Name) {
 		return nil
 	}
 	if !ready(c) {
-		return fmt.Errorf("cluster %s is not Ready; its objects are removed when it is back", c.Name)
+		return &clusterError{notReady: true, err: fmt.Errorf("cluster %s is not Ready; its objects are removed when it is back", c.Name)}
 	}
+	fail := func(err error) error { return &clusterError{err: err} }
 	mc, err := e.p.members.get(ctx, e.p.client, c)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	inf, err := mc.informers.get(m)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	if !inf.HasSynced() {
-		return fmt.Errorf("waiting for the hub's cache of cluster %s", c.Name)
+	if err := mc.informers.synced(m, inf); err != nil {
+		return fail(fmt.Errorf("cluster %s: %w", c.Name, err))
 	}
 	for _, o := range mc.owned(m.GVR, string(b.GetUID())) {
-		if err := e.deleteObject(ctx, mc, m, o.GetNamespace(), o.GetName()); err != nil {
-			return err
+		if err := e.deleteObject(ctx, mc, m, o); err != nil {
+			return fail(err)
 		}
 	}
 	for _, d := range prev.Dependencies {
@@ -630,47 +675,61 @@ func (e *Execution) removeFrom(ctx context.Context, b workv1alpha1.Binding, m Ma
 		}
 		dm, err := e.p.mapper.Map(schema.GroupVersionKind{Version: "v1", Kind: kind})
 		if err != nil {
-			return err
+			return fail(err)
 		}
-		if err := e.deleteObject(ctx, mc, dm, b.GetSpec().Resource.Namespace, name); err != nil {
-			return err
+		dinf, err := mc.informers.get(dm)
+		if err != nil {
+			return fail(err)
+		}
+		if err := mc.informers.synced(dm, dinf); err != nil {
+			return fail(fmt.Errorf("cluster %s: %w", c.Name, err))
+		}
+		o, _ := objectFrom(dinf, b.GetSpec().Resource.Namespace, name)
+		if o == nil || o.GetLabels()[workv1alpha1.LabelDependency] == "" {
+			// Gone already, or propagated as a template of its own.
+			continue
+		}
+		if err := e.deleteObject(ctx, mc, dm, o); err != nil {
+			return fail(err)
 		}
 	}
 	e.p.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Removed", "Delete", "removed from cluster %s", c.Name)
 	return nil
 }
 
-func (e *Execution) deleteObject(ctx context.Context, mc *memberClient, m Mapping, ns, name string) error {
-	bg := metav1.DeletePropagationBackground
-	err := resourceFor(mc, m, ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
-	if err != nil && !apierrors.IsNotFound(err) {
-		metrics.MemberWrites.WithLabelValues(mc.name, "delete", "error").Inc()
-		return fmt.Errorf("delete %s %s/%s from cluster %s: %w", m.GVK.Kind, ns, name, mc.name, err)
-	}
-	metrics.MemberWrites.WithLabelValues(mc.name, "delete", "success").Inc()
-	return nil
+// clusterError is a failure to clean up one cluster; notReady says the
+// cluster is down rather than refusing.
+type clusterError struct {
+	notReady bool
+	err      error
 }
+
+func (e *clusterError) Error() string { return e.err.Error() }
 
 // depNeeded reports whether another binding that targets cluster carries
 // the dependency kind/name of b's namespace.
 func (e *Execution) depNeeded(ctx context.Context, b workv1alpha1.Binding, cluster, kind, name string) bool {
-	var rbs workv1alpha1.ResourceBindingList
-	if err := e.p.client.List(ctx, &rbs, client.InNamespace(b.GetNamespace())); err != nil {
-		return true
+	e.mu.Lock()
+	var others []bindingKey
+	for k := range e.deps[b.GetNamespace()+"/"+kind+"/"+name] {
+		if k != keyOf(b) {
+			others = append(others, k)
+		}
 	}
-	for _, o := range rbs.Items {
-		if o.UID == b.GetUID() || !o.DeletionTimestamp.IsZero() {
+	e.mu.Unlock()
+	for _, k := range others {
+		var o workv1alpha1.ResourceBinding
+		if err := e.p.client.Get(ctx, types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, &o); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return true
+		}
+		if !o.DeletionTimestamp.IsZero() {
 			continue
 		}
-		targeted := false
 		for _, c := range o.Spec.Clusters {
-			targeted = targeted || c.Name == cluster
-		}
-		if !targeted {
-			continue
-		}
-		for _, d := range o.Spec.Dependencies {
-			if d.Kind == kind && d.Name == name {
+			if c.Name == cluster {
 				return true
 			}
 		}
@@ -687,40 +746,40 @@ func (e *Execution) finalize(ctx context.Context, b workv1alpha1.Binding, m Mapp
 	e.indexDeps(keyOf(b), nil)
 	seen := map[string]bool{}
 	var firstErr error
-	for _, cs := range b.GetBindingStatus().Clusters {
-		seen[cs.Cluster] = true
-		if err := e.removeFrom(ctx, b, m, cs, byName[cs.Cluster]); err != nil && firstErr == nil {
+	// blocking is set by a failure on a cluster that is up: the finalizer
+	// stays until it is fixed.
+	blocking := false
+	note := func(err error) {
+		if err == nil {
+			return
+		}
+		var ce *clusterError
+		up := !errors.As(err, &ce) || !ce.notReady
+		if firstErr == nil || (up && !blocking) {
 			firstErr = err
 		}
+		blocking = blocking || up
+	}
+	for _, cs := range b.GetBindingStatus().Clusters {
+		seen[cs.Cluster] = true
+		note(e.removeFrom(ctx, b, m, cs, byName[cs.Cluster]))
 	}
 	for _, tc := range b.GetSpec().Clusters {
 		if !seen[tc.Name] {
 			seen[tc.Name] = true
-			if err := e.removeFrom(ctx, b, m, workv1alpha1.ClusterStatus{Cluster: tc.Name}, byName[tc.Name]); err != nil && firstErr == nil {
-				firstErr = err
-			}
+			note(e.removeFrom(ctx, b, m, workv1alpha1.ClusterStatus{Cluster: tc.Name}, byName[tc.Name]))
 		}
 	}
 	if firstErr != nil {
-		c := byName[firstClusterOf(firstErr)]
-		if c != nil && !ready(c) {
-			// Do not hold the template's deletion hostage to a cluster that
-			// is down; say what was left behind.
+		if !blocking {
+			// Do not hold the template's deletion hostage to clusters that
+			// are down; say what was left behind.
 			e.p.recorder.Eventf(b, nil, corev1.EventTypeWarning, "CleanupIncomplete", "Delete", "%v", firstErr)
 		} else {
 			return 0, firstErr
 		}
 	}
 	return 0, e.removeFinalizer(ctx, b)
-}
-
-func firstClusterOf(err error) string {
-	s := err.Error()
-	if rest, ok := strings.CutPrefix(s, "cluster "); ok {
-		name, _, _ := strings.Cut(rest, " ")
-		return name
-	}
-	return ""
 }
 
 func controllerutilContains(list []string, s string) bool {
@@ -857,7 +916,14 @@ func healthyCondition(results []workv1alpha1.ClusterStatus, gen int64) metav1.Co
 // when it changed. Only status is written, so it never fights the
 // template's spec.
 func (e *Execution) aggregate(ctx context.Context, m Mapping, tmpl *unstructured.Unstructured, results []workv1alpha1.ClusterStatus) error {
-	sum := aggregate(tmpl.GetAPIVersion(), tmpl.GetKind(), tmpl.GetGeneration(), results, func(cs workv1alpha1.ClusterStatus) map[string]any {
+	// The template's observedGeneration moves only when every member runs
+	// its current manifest and has acted on it, so that a rollout watched
+	// on the hub does not look finished before it starts.
+	current := len(results) > 0
+	for _, r := range results {
+		current = current && r.Applied && r.Reason == workv1alpha1.ReasonApplied && r.ObservedGeneration >= r.Generation
+	}
+	sum := aggregate(tmpl.GetAPIVersion(), tmpl.GetKind(), tmpl.GetGeneration(), current, results, func(cs workv1alpha1.ClusterStatus) map[string]any {
 		if cs.Status == nil {
 			return nil
 		}
@@ -896,4 +962,26 @@ func (e *Execution) aggregate(ctx context.Context, m Mapping, tmpl *unstructured
 		return nil
 	}
 	return err
+}
+
+// deleteObject deletes o from the member, only if it is still the very
+// object the cache saw (same UID), so that an object someone created since
+// under the same name is never touched.
+func (e *Execution) deleteObject(ctx context.Context, mc *memberClient, m Mapping, o *unstructured.Unstructured) error {
+	ctx, cancel := context.WithTimeout(ctx, memberRequestTimeout)
+	defer cancel()
+	bg := metav1.DeletePropagationBackground
+	uid := o.GetUID()
+	err := resourceFor(mc, m, o.GetNamespace()).Delete(ctx, o.GetName(), metav1.DeleteOptions{PropagationPolicy: &bg, Preconditions: &metav1.Preconditions{UID: &uid}})
+	switch {
+	case err == nil, apierrors.IsNotFound(err):
+		metrics.MemberWrites.WithLabelValues(mc.name, "delete", "success").Inc()
+		return nil
+	case apierrors.IsConflict(err):
+		// Replaced by someone else's object: not ours to delete.
+		return nil
+	default:
+		metrics.MemberWrites.WithLabelValues(mc.name, "delete", "error").Inc()
+		return fmt.Errorf("delete %s %s from cluster %s: %w", m.GVK.Kind, objectName(o), mc.name, err)
+	}
 }

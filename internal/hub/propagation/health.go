@@ -99,8 +99,10 @@ func health(live *unstructured.Unstructured) string {
 }
 
 // aggregate sums the clusters' trimmed statuses for a workload template.
-// It returns nil for kinds the hub does not aggregate.
-func aggregate(apiVersion, kind string, generation int64, clusters []workv1alpha1.ClusterStatus, raw func(workv1alpha1.ClusterStatus) map[string]any) map[string]any {
+// observedGeneration is set to generation only when current says every
+// member acted on the template's current spec. It returns nil for kinds the
+// hub does not aggregate.
+func aggregate(apiVersion, kind string, generation int64, current bool, clusters []workv1alpha1.ClusterStatus, raw func(workv1alpha1.ClusterStatus) map[string]any) map[string]any {
 	fields, ok := statusFields[kindKey(apiVersion, kind)]
 	if !ok {
 		return nil
@@ -122,7 +124,7 @@ func aggregate(apiVersion, kind string, generation int64, clusters []workv1alpha
 			}
 		}
 	}
-	if kind != "Job" {
+	if kind != "Job" && current {
 		sum["observedGeneration"] = generation
 	}
 	return sum

@@ -408,7 +408,7 @@ func TestAggregate(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			got := aggregate(tc.apiVersion, tc.kind, tc.generation, tc.clusters, tc.raw)
+			got := aggregate(tc.apiVersion, tc.kind, tc.generation, true, tc.clusters, tc.raw)
 			if (got == nil) != (tc.want == nil) {
 				t.Fatalf("aggregate() = %#v, want %#v", got, tc.want)
 			}
@@ -429,7 +429,13 @@ func TestTrimmedStatusAggregateRoundTrip(t *testing.T) {
 		clusters = append(clusters, clusterStatus(t, string(rune('a'+i)), trimmedStatus(live)))
 	}
 	want := st("replicas", 4, "readyReplicas", 3, "availableReplicas", 3, "updatedReplicas", 4, "unavailableReplicas", 0, "observedGeneration", 9)
-	if diff := cmp.Diff(want, aggregate("apps/v1", "Deployment", 9, clusters, rawStatus)); diff != "" {
+	if diff := cmp.Diff(want, aggregate("apps/v1", "Deployment", 9, true, clusters, rawStatus)); diff != "" {
 		t.Errorf("aggregate(trimmedStatus()) (-want +got):\n%s", diff)
+	}
+	// While a member has not acted on the current spec, the hub keeps its
+	// old observedGeneration: a rollout must not look finished early.
+	delete(want, "observedGeneration")
+	if diff := cmp.Diff(want, aggregate("apps/v1", "Deployment", 9, false, clusters, rawStatus)); diff != "" {
+		t.Errorf("aggregate(not current) (-want +got):\n%s", diff)
 	}
 }

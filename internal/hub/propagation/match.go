@@ -193,6 +193,13 @@ func propagatable(obj *unstructured.Unstructured) bool {
 			return false
 		}
 	}
+	if obj.GetAPIVersion() == "v1" && obj.GetKind() == "Secret" {
+		// The hub's own credentials never leave it.
+		t, _, _ := unstructured.NestedString(obj.Object, "type")
+		if t == "kubernetes.io/service-account-token" || t == "bootstrap.kubernetes.io/token" {
+			return false
+		}
+	}
 	return !strings.HasPrefix(obj.GetName(), "system:")
 }
 

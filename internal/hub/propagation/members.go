@@ -72,6 +72,9 @@ func (ms *members) get(ctx context.Context, r client.Reader, c *clusterv1alpha1.
 	}
 	cfg.UserAgent = "flotilla-hub-execution/" + c.Name
 	cfg.QPS, cfg.Burst = ms.qps, ms.burst
+	// The client-wide timeout would cut every watch; requests carry their
+	// own deadlines instead.
+	cfg.Timeout = 0
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err

@@ -35,6 +35,10 @@ var hubAssigned = map[string][]struct {
 	"v1/Service": {
 		{path: []string{"spec", "clusterIP"}, keep: headless},
 		{path: []string{"spec", "clusterIPs"}, keep: headless},
+		// Each member allocates its own node ports and IP families.
+		{path: []string{"spec", "healthCheckNodePort"}},
+		{path: []string{"spec", "ipFamilies"}},
+		{path: []string{"spec", "ipFamilyPolicy"}},
 	},
 	"batch/v1/Job": {
 		{path: []string{"spec", "selector"}, keep: manualSelector},
@@ -79,6 +83,17 @@ func render(tmpl *unstructured.Unstructured, bindingRef, bindingUID string, repl
 	for _, f := range hubAssigned[kindKey(tmpl.GetAPIVersion(), tmpl.GetKind())] {
 		if f.keep == nil || !f.keep(out.Object) {
 			unstructured.RemoveNestedField(out.Object, f.path...)
+		}
+	}
+	if kindKey(tmpl.GetAPIVersion(), tmpl.GetKind()) == "v1/Service" {
+		ports, _, _ := unstructured.NestedSlice(out.Object, "spec", "ports")
+		for _, p := range ports {
+			if pm, ok := p.(map[string]any); ok {
+				delete(pm, "nodePort")
+			}
+		}
+		if ports != nil {
+			_ = unstructured.SetNestedSlice(out.Object, ports, "spec", "ports")
 		}
 	}
 	if replicas != nil {

@@ -808,3 +808,29 @@ func TestSubset(t *testing.T) {
 		})
 	}
 }
+
+func TestRenderServiceDropsMemberAllocatedFields(t *testing.T) {
+	svc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Service",
+		"metadata": map[string]any{"name": "web", "namespace": "shop"},
+		"spec": map[string]any{
+			"type": "LoadBalancer", "clusterIP": "10.96.0.9", "clusterIPs": []any{"10.96.0.9"},
+			"healthCheckNodePort": int64(31000), "ipFamilies": []any{"IPv4"}, "ipFamilyPolicy": "SingleStack",
+			"ports": []any{map[string]any{"port": int64(80), "nodePort": int64(30080)}},
+		},
+	}}
+	out := render(svc, "shop/web-service", "uid", nil)
+	spec, _, _ := unstructured.NestedMap(out.Object, "spec")
+	for _, f := range []string{"clusterIP", "clusterIPs", "healthCheckNodePort", "ipFamilies", "ipFamilyPolicy"} {
+		if _, ok := spec[f]; ok {
+			t.Errorf("spec.%s survived rendering", f)
+		}
+	}
+	ports, _, _ := unstructured.NestedSlice(out.Object, "spec", "ports")
+	if len(ports) != 1 || ports[0].(map[string]any)["nodePort"] != nil || ports[0].(map[string]any)["port"] != int64(80) {
+		t.Errorf("ports = %v, want port 80 without nodePort", ports)
+	}
+	if p, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports"); p[0].(map[string]any)["nodePort"] != int64(30080) {
+		t.Errorf("render changed the template's ports: %v", p)
+	}
+}

@@ -61,6 +61,8 @@ func (m *mapper) Map(gvk schema.GroupVersionKind) (Mapping, error) {
 // informerSet starts dynamic informers on demand, one per resource.
 type informerSet struct {
 	mu        sync.Mutex
+	started   map[schema.GroupVersionResource]time.Time
+	lastErr   map[schema.GroupVersionResource]error
 	factory   dynamicinformer.DynamicSharedInformerFactory
 	informers map[schema.GroupVersionResource]cache.SharedIndexInformer
 	stop      <-chan struct{}
@@ -73,6 +75,8 @@ func newInformerSet(dyn dynamic.Interface, stop <-chan struct{}, tweak dynamicin
 	return &informerSet{
 		factory:   dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, metav1.NamespaceAll, tweak),
 		informers: map[schema.GroupVersionResource]cache.SharedIndexInformer{},
+		started:   map[schema.GroupVersionResource]time.Time{},
+		lastErr:   map[schema.GroupVersionResource]error{},
 		stop:      stop,
 		onEvent:   onEvent,
 		indexers:  indexers,
@@ -122,9 +126,42 @@ func (s *informerSet) get(m Mapping) (cache.SharedIndexInformer, error) {
 			return nil, err
 		}
 	}
+	gvr := m.GVR
+	if err := inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+		s.mu.Lock()
+		s.lastErr[gvr] = err
+		s.mu.Unlock()
+	}); err != nil {
+		return nil, err
+	}
 	s.informers[m.GVR] = inf
+	s.started[m.GVR] = time.Now()
 	go inf.Run(s.stop)
 	return inf, nil
+}
+
+// syncGrace is how long an informer may take to list before the pipeline
+// reports it as failing rather than as still starting.
+const syncGrace = 20 * time.Second
+
+// errNotSynced means the informer is still listing: look again shortly.
+var errNotSynced = fmt.Errorf("cache not synced yet")
+
+// synced returns nil once inf has listed, errNotSynced while it is
+// starting, and the reason it cannot list after syncGrace.
+func (s *informerSet) synced(m Mapping, inf cache.SharedIndexInformer) error {
+	if inf.HasSynced() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if time.Since(s.started[m.GVR]) < syncGrace {
+		return errNotSynced
+	}
+	if err := s.lastErr[m.GVR]; err != nil {
+		return fmt.Errorf("cannot list %s: %v", m.GVR.String(), err)
+	}
+	return fmt.Errorf("cannot list %s: no answer within %s", m.GVR.String(), syncGrace)
 }
 
 // peek returns the informer of gvr if it was started.
