@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -28,6 +29,10 @@ type Options struct {
 	LeaderElection bool
 	Health         clusterhealth.Options
 	Propagation    propagation.Options
+	// Restartable lets a process build the hub's manager more than once
+	// (tests that restart the hub in-process): controller names are then
+	// not required to be unique in the process.
+	Restartable bool
 }
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=flotilla-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
@@ -41,6 +46,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "flotilla-hub",
 		LeaderElectionNamespace: member.Namespace,
+		Controller:              config.Controller{SkipNameValidation: ptr(o.Restartable)},
 		LeaseDuration:           ptr(15 * time.Second),
 		RenewDeadline:           ptr(10 * time.Second),
 		Cache: cache.Options{

@@ -34,7 +34,7 @@ var (
 	// ReconcileTotal counts the propagation pipeline's reconciles.
 	ReconcileTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flotilla_propagation_reconcile_total",
-		Help: "Reconciles of the propagation pipeline, by controller (detector, execution) and result (success, error).",
+		Help: "Reconciles of the propagation pipeline, by controller (detector, execution) and result (success; requeue: waiting for a cache or re-checking a conflict; error).",
 	}, []string{"controller", "result"})
 
 	// MemberWrites counts the hub's writes to member clusters.

@@ -21,31 +21,73 @@ import (
 // process, as the hub's own RBAC-limited identity (system:flotilla:hub),
 // so that the tests exercise its real permissions.
 func InProcessHub(o hub.Options) Setup {
-	return func(e *Env) (func(), error) {
-		cfg, err := clientcmd.BuildConfigFromFlags("", e.Fleet.Hub.ControllerKubeconfig)
-		if err != nil {
-			return nil, err
-		}
-		if o.MetricsAddr == "" {
-			o.MetricsAddr = "0"
-		}
-		if o.HealthAddr == "" {
-			o.HealthAddr = "0"
-		}
-		mgr, err := hub.New(cfg, o)
-		if err != nil {
-			return nil, err
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- mgr.Start(ctx) }()
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				fmt.Fprintf(os.Stderr, "hub manager: %v\n", err)
-			}
-		}, nil
+	return (&Hub{Options: o}).Setup
+}
+
+// Hub runs the hub's controllers in the test process and can restart
+// them, as a hub process restart would.
+type Hub struct {
+	Options hub.Options
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan error
+	env    *Env
+}
+
+// Setup starts the hub; the function it returns stops it.
+func (h *Hub) Setup(e *Env) (func(), error) {
+	h.env = e
+	if h.Options.MetricsAddr == "" {
+		h.Options.MetricsAddr = "0"
 	}
+	if h.Options.HealthAddr == "" {
+		h.Options.HealthAddr = "0"
+	}
+	h.Options.Restartable = true
+	if err := h.start(); err != nil {
+		return nil, err
+	}
+	return h.stop, nil
+}
+
+func (h *Hub) start() error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", h.env.Fleet.Hub.ControllerKubeconfig)
+	if err != nil {
+		return err
+	}
+	mgr, err := hub.New(cfg, h.Options)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	h.mu.Lock()
+	h.cancel, h.done = cancel, done
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *Hub) stop() {
+	h.mu.Lock()
+	cancel, done := h.cancel, h.done
+	h.cancel, h.done = nil, nil
+	h.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	if err := <-done; err != nil {
+		fmt.Fprintf(os.Stderr, "hub manager: %v\n", err)
+	}
+}
+
+// Restart stops the hub's controllers and starts them again, with empty
+// caches, as a new hub process would.
+func (h *Hub) Restart() error {
+	h.stop()
+	return h.start()
 }
 
 // setLogger gives controller-runtime its logger before anything logs:

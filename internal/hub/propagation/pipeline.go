@@ -122,7 +122,11 @@ func runWorkers[T comparable](ctx context.Context, name string, q workqueue.Type
 					return
 				}
 				after, err := sync(ctx, k)
-				metrics.ReconcileTotal.WithLabelValues(name, result(err)).Inc()
+				res := result(err)
+				if err == nil && after > 0 {
+					res = "requeue"
+				}
+				metrics.ReconcileTotal.WithLabelValues(name, res).Inc()
 				switch {
 				case err != nil:
 					log.Info("retrying", "key", k, "error", err.Error())

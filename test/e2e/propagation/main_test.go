@@ -19,6 +19,9 @@ import (
 
 var env *framework.Env
 
+// hubRunner runs the hub's controllers in-process; tests may restart it.
+var hubRunner = &framework.Hub{Options: hub.Options{Health: healthOpts}}
+
 // Fast probing, so that label and readiness changes show within a second.
 var healthOpts = clusterhealth.Options{
 	ProbeInterval:    time.Second,
@@ -35,7 +38,7 @@ func TestMain(m *testing.M) {
 		{Name: "member-cluster-2", Nodes: 2, Region: "region-b", Provider: "cloud-b", Labels: map[string]string{"env": "production"}},
 		{Name: "edge-cluster", Nodes: 1, Region: "edge-1", Provider: "edge", Labels: map[string]string{"env": "edge"}},
 	}
-	os.Exit(framework.Run(m, framework.Options{Members: members, Join: true}, &env, framework.InProcessHub(hub.Options{Health: healthOpts})))
+	os.Exit(framework.Run(m, framework.Options{Members: members, Join: true}, &env, hubRunner.Setup))
 }
 
 // flotilla runs the binary under test against the hub.
