@@ -29,6 +29,10 @@ type Options struct {
 	LeaderElection bool
 	Health         clusterhealth.Options
 	Propagation    propagation.Options
+	// HubQPS and HubBurst limit the controllers' requests to the hub.
+	// Zero means DefaultHubQPS and DefaultHubBurst.
+	HubQPS   float32
+	HubBurst int
 	// Restartable lets a process build the hub's manager more than once
 	// (tests that restart the hub in-process): controller names are then
 	// not required to be unique in the process.
@@ -37,8 +41,22 @@ type Options struct {
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=flotilla-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
+// Defaults of the hub client's rate limit.
+const (
+	DefaultHubQPS   = 500
+	DefaultHubBurst = 1000
+)
+
 // New builds the hub's manager with every controller registered.
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	if cfg.QPS == 0 && cfg.Burst == 0 {
+		// client-go's default (5 QPS) would throttle every controller.
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS, cfg.Burst = o.HubQPS, o.HubBurst
+		if cfg.QPS == 0 {
+			cfg.QPS, cfg.Burst = DefaultHubQPS, DefaultHubBurst
+		}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  api.Scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},

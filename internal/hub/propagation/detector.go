@@ -123,16 +123,45 @@ func (d *Detector) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {
 	d.queue.Add(templateKey{GVK: m.GVK, Namespace: obj.GetNamespace(), Name: obj.GetName()})
 }
 
-// templateChanged ignores updates that only touch status: the status
-// Flotilla itself writes back must not loop through the pipeline.
+// templateChanged ignores updates that only touch status, or only set the
+// claim annotation: what Flotilla itself writes back must not loop through
+// the pipeline. (A claim removed or edited by someone else does count.)
 func templateChanged(old, obj *unstructured.Unstructured) bool {
 	if obj.GetGeneration() == 0 {
-		return old.GetResourceVersion() != obj.GetResourceVersion()
+		if old.GetResourceVersion() == obj.GetResourceVersion() {
+			return false
+		}
+		return !onlyClaimSet(old, obj)
 	}
 	return old.GetGeneration() != obj.GetGeneration() ||
 		!apiequality.Semantic.DeepEqual(old.GetLabels(), obj.GetLabels()) ||
-		!apiequality.Semantic.DeepEqual(old.GetAnnotations(), obj.GetAnnotations()) ||
+		(!apiequality.Semantic.DeepEqual(old.GetAnnotations(), obj.GetAnnotations()) && !onlyClaimSet(old, obj)) ||
 		!obj.GetDeletionTimestamp().Equal(old.GetDeletionTimestamp())
+}
+
+// onlyClaimSet reports whether obj differs from old in nothing but a newly
+// set claim annotation, besides status (compared for kinds without a
+// generation, such as ConfigMaps, whose every field is content). A claim
+// changed from one policy to another is the detector's own doing too.
+func onlyClaimSet(old, obj *unstructured.Unstructured) bool {
+	claim := obj.GetAnnotations()[workv1alpha1.AnnotationPolicy]
+	if claim == "" || claim == old.GetAnnotations()[workv1alpha1.AnnotationPolicy] {
+		return false
+	}
+	strip := func(u *unstructured.Unstructured) map[string]any {
+		c := u.DeepCopy()
+		a := c.GetAnnotations()
+		delete(a, workv1alpha1.AnnotationPolicy)
+		if len(a) == 0 {
+			a = nil
+		}
+		c.SetAnnotations(a)
+		unstructured.RemoveNestedField(c.Object, "metadata", "resourceVersion")
+		unstructured.RemoveNestedField(c.Object, "metadata", "managedFields")
+		unstructured.RemoveNestedField(c.Object, "status")
+		return c.Object
+	}
+	return apiequality.Semantic.DeepEqual(strip(old), strip(obj))
 }
 
 // sync handles one queue item.
@@ -260,6 +289,11 @@ func (d *Detector) syncTemplate(ctx context.Context, k templateKey) error {
 		}
 		return d.deleteBinding(ctx, m.Namespaced, bkey)
 	}
+	// The binding first: the scheduler starts on it while the claim is
+	// written.
+	if err := d.ensureBinding(ctx, m, obj, bkey, c); err != nil {
+		return err
+	}
 	if claim := Claim(c.Ref); claim != current {
 		if err := d.setClaim(ctx, m, obj, &claim); err != nil {
 			return err
@@ -268,7 +302,7 @@ func (d *Detector) syncTemplate(ctx context.Context, k templateKey) error {
 			d.p.recorder.Eventf(obj, nil, "Normal", "Claimed", "Claim", "claimed by %s, which replaced %s", describeRef(c.Ref), current)
 		}
 	}
-	return d.ensureBinding(ctx, m, obj, bkey, c)
+	return nil
 }
 
 // setClaim writes (or, with nil, removes) the claim annotation.

@@ -308,7 +308,7 @@ const conflictRecheck = 30 * time.Second
 
 // statusCoalesce is how long a member's status-only change waits, so that
 // the several updates of a rollout make one status write on the hub.
-const statusCoalesce = 300 * time.Millisecond
+const statusCoalesce = time.Second
 
 // reasonCacheSyncing marks a cluster whose objects the hub has not listed
 // yet; it never reaches the status.
