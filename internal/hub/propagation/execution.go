@@ -213,7 +213,9 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 		return 0, err
 	}
 	if !synced {
-		return 200 * time.Millisecond, nil
+		// The informer's first list requeues every binding; this is the
+		// fallback.
+		return syncGrace, nil
 	}
 	var clusters clusterv1alpha1.ClusterList
 	// Read-only: no need to copy the cache.
@@ -234,7 +236,7 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 	e.indexDeps(k, spec.Dependencies)
 	deps, depMsgs, depsSynced := e.dependencies(b)
 	if !depsSynced {
-		return 500 * time.Millisecond, nil
+		return syncGrace, nil
 	}
 
 	targets := make([]target, 0, len(spec.Clusters))
@@ -269,7 +271,9 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 		if r.Reason == reasonCacheSyncing {
 			// Say nothing until every member's cache is complete: a hub
 			// that just started must not report, or redo, what is done.
-			return 500 * time.Millisecond, nil
+			// The cache's first list requeues every binding; syncGrace is
+			// the fallback, when it reports a cache that cannot list.
+			return syncGrace, nil
 		}
 	}
 

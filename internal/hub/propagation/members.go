@@ -39,8 +39,10 @@ type members struct {
 	mu      sync.Mutex
 	m       map[string]*memberClient
 	onEvent func(cluster string, obj, old *unstructured.Unstructured)
-	qps     float32
-	burst   int
+	// onSynced runs when one of a member's informers has listed.
+	onSynced func()
+	qps      float32
+	burst    int
 }
 
 func newMembers(qps float32, burst int, onEvent func(string, *unstructured.Unstructured, *unstructured.Unstructured)) *members {
@@ -96,6 +98,7 @@ func (ms *members) get(ctx context.Context, r client.Reader, c *clusterv1alpha1.
 			return nil, nil
 		}},
 		func(_ Mapping, obj, old *unstructured.Unstructured) { ms.onEvent(name, obj, old) })
+	mc.informers.onSynced = ms.onSynced
 	ms.m[c.Name] = mc
 	return mc, nil
 }

@@ -94,6 +94,10 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	ctx = ctrl.LoggerInto(ctx, ctrl.Log.WithName("propagation"))
 	p.templates = newInformerSet(p.dynamic, ctx.Done(), nil, nil, p.onTemplate)
 	p.members = newMembers(p.opts.MemberQPS, p.opts.MemberBurst, p.execution.onMemberObject)
+	// Bindings that found a cache still listing wait for it, rather than
+	// spinning: every binding is looked at again once an informer lists.
+	p.templates.onSynced = func() { p.execution.enqueueAll(ctx) }
+	p.members.onSynced = func() { p.execution.enqueueAll(ctx) }
 	if err := p.detector.watchPolicies(ctx); err != nil {
 		return fmt.Errorf("watch policies: %w", err)
 	}

@@ -68,6 +68,9 @@ type informerSet struct {
 	stop      <-chan struct{}
 	onEvent   func(m Mapping, obj *unstructured.Unstructured, old *unstructured.Unstructured)
 	indexers  cache.Indexers
+	// onSynced, when set, runs once each informer has listed: work that
+	// waited for the cache resumes then, without polling.
+	onSynced func()
 }
 
 func newInformerSet(dyn dynamic.Interface, stop <-chan struct{}, tweak dynamicinformer.TweakListOptionsFunc,
@@ -137,6 +140,13 @@ func (s *informerSet) get(m Mapping) (cache.SharedIndexInformer, error) {
 	s.informers[m.GVR] = inf
 	s.started[m.GVR] = time.Now()
 	go inf.Run(s.stop)
+	if s.onSynced != nil {
+		go func() {
+			if cache.WaitForCacheSync(s.stop, inf.HasSynced) {
+				s.onSynced()
+			}
+		}()
+	}
 	return inf, nil
 }
 
