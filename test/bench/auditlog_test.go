@@ -170,16 +170,13 @@ func writeSummary(all []auditEvent, templates int) string {
 }
 
 // stages breaks the way of each template of ns through the pipeline into
-// the gaps between its hub writes, from the audit log:
-//
-//	created     the template's create returned (admin)
-//	claimed     the detector's claim patch arrived
-//	bound       the detector's binding create arrived
-//	scheduled   the scheduler's spec.clusters patch arrived
-//	applied     execution's first binding status write arrived (after the
-//	            member applies)
+// the gaps between its hub writes, from the audit log: the template's
+// create, the detector's binding create, the scheduler's spec.clusters
+// patch, and execution's first binding status write, which comes after
+// the member applies. (The detector's claim patch is left out: it is not on
+// the way to the members.)
 func stages(all []auditEvent, ns string) string {
-	type marks struct{ created, claimDone, claimed, bound, bindDone, scheduled, schedDone, applied time.Time }
+	type marks struct{ created, bound, bindDone, scheduled, schedDone, applied time.Time }
 	per := map[string]*marks{}
 	get := func(name string) *marks {
 		m := per[name]
@@ -199,10 +196,6 @@ func stages(all []auditEvent, ns string) string {
 		switch {
 		case ref.Resource == "deployments" && ref.Subresource == "" && a.Verb == "create":
 			get(ref.Name).created = a.Done
-		case ref.Resource == "deployments" && ref.Subresource == "" && a.Verb == "patch" && byHub(a):
-			if m := get(ref.Name); m.claimed.IsZero() {
-				m.claimed, m.claimDone = a.Received, a.Done
-			}
 		case ref.Resource == "resourcebindings" && ref.Subresource == "" && a.Verb == "create":
 			m := get(strings.TrimSuffix(ref.Name, suffix))
 			m.bound, m.bindDone = a.Received, a.Done
@@ -216,29 +209,27 @@ func stages(all []auditEvent, ns string) string {
 			}
 		}
 	}
-	gaps := map[string][]time.Duration{}
 	names := []string{
-		"created -> claim patch sent (detector queue)",
-		"claim patch done -> binding create sent (detector)",
-		"binding created -> spec.clusters patch sent (scheduler queue)",
-		"scheduled -> first status write sent (execution + member applies)",
-		"created -> first status write sent (all)",
+		"template created -> binding create sent (detector)",
+		"binding created -> spec.clusters patch sent (scheduler)",
+		"scheduled -> first binding status write sent (execution, member applies)",
+		"template created -> first binding status write sent (all)",
 	}
+	gaps := map[string][]time.Duration{}
 	for _, m := range per {
-		if m.created.IsZero() || m.claimed.IsZero() || m.bound.IsZero() || m.scheduled.IsZero() || m.applied.IsZero() {
+		if m.created.IsZero() || m.bound.IsZero() || m.scheduled.IsZero() || m.applied.IsZero() {
 			continue
 		}
-		gaps[names[0]] = append(gaps[names[0]], m.claimed.Sub(m.created))
-		gaps[names[1]] = append(gaps[names[1]], m.bound.Sub(m.claimDone))
-		gaps[names[2]] = append(gaps[names[2]], m.scheduled.Sub(m.bindDone))
-		gaps[names[3]] = append(gaps[names[3]], m.applied.Sub(m.schedDone))
-		gaps[names[4]] = append(gaps[names[4]], m.applied.Sub(m.created))
+		gaps[names[0]] = append(gaps[names[0]], m.bound.Sub(m.created))
+		gaps[names[1]] = append(gaps[names[1]], m.scheduled.Sub(m.bindDone))
+		gaps[names[2]] = append(gaps[names[2]], m.applied.Sub(m.schedDone))
+		gaps[names[3]] = append(gaps[names[3]], m.applied.Sub(m.created))
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "    %-66s %9s %9s %9s   (%d templates)\n", "stage", "p50", "p90", "max", len(gaps[names[0]]))
+	fmt.Fprintf(&sb, "    %-74s %9s %9s %9s   (%d templates)\n", "step (each includes its queue wait)", "p50", "p90", "max", len(gaps[names[0]]))
 	for _, n := range names {
 		g := gaps[n]
-		fmt.Fprintf(&sb, "    %-66s %9s %9s %9s\n", n, ms(percentile(g, 50)), ms(percentile(g, 90)), ms(percentile(g, 100)))
+		fmt.Fprintf(&sb, "    %-74s %9s %9s %9s\n", n, ms(percentile(g, 50)), ms(percentile(g, 90)), ms(percentile(g, 100)))
 	}
 	return sb.String()
 }

@@ -133,8 +133,10 @@ func (e *benchEnv) bulk(ctx context.Context, n int, r *bulkResult) error {
 		return err
 	}
 	r.Reconciles = diff(m1.byLabel("flotilla_propagation_reconcile_total", "controller"), m0.byLabel("flotilla_propagation_reconcile_total", "controller"))
-	for k, v := range diff(m1.byLabel("flotilla_propagation_reconcile_total", "result", "controller", "execution"), m0.byLabel("flotilla_propagation_reconcile_total", "result", "controller", "execution")) {
-		r.Reconciles["execution/"+k] = v
+	for _, c := range []string{"detector", "execution"} {
+		for k, v := range diff(m1.byLabel("flotilla_propagation_reconcile_total", "result", "controller", c), m0.byLabel("flotilla_propagation_reconcile_total", "result", "controller", c)) {
+			r.Reconciles[c+"/"+k] = v
+		}
 	}
 	r.Writes = diff(opResult(m1), opResult(m0))
 	r.Retries = m1.sum("workqueue_retries_total", "name", "execution") - m0.sum("workqueue_retries_total", "name", "execution")
