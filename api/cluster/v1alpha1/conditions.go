@@ -47,3 +47,17 @@ const (
 	// ManagedByValue is the value of LabelManagedBy.
 	ManagedByValue = "flotilla"
 )
+
+// Taints Flotilla puts on Clusters.
+const (
+	// TaintNotReady (NoExecute) marks a cluster whose Ready condition is
+	// not True. Templates leave it once their failover toleration runs out.
+	// While much of the fleet is not Ready at once the hub puts it with
+	// effect NoSchedule instead, so that an outage of the hub's own network
+	// does not move everything.
+	TaintNotReady = "cluster.flotilla.io/not-ready"
+	// TaintUnschedulable marks a cordoned cluster: NoSchedule keeps new
+	// templates off it, and NoExecute (flotilla cordon --drain) moves the
+	// ones it runs away.
+	TaintUnschedulable = "cluster.flotilla.io/unschedulable"
+)

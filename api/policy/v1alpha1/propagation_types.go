@@ -111,6 +111,11 @@ type PropagationSpec struct {
 	// some.
 	// +optional
 	Suspension *Suspension `json:"suspension,omitempty"`
+
+	// failover says when workloads leave clusters that fail, how gently,
+	// and whether they come back.
+	// +optional
+	Failover *FailoverBehavior `json:"failover,omitempty"`
 }
 
 // ResourceSelector chooses templates on the hub.
@@ -149,6 +154,8 @@ type ResourceSelector struct {
 // Placement says which clusters get the templates.
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.clusterAffinity) && has(self.clusterAffinities))",message="clusterAffinity and clusterAffinities are exclusive: use clusterAffinities for ordered fallback groups"
+// +kubebuilder:validation:XValidation:rule="!(has(self.primaryBackup) && has(self.clusterAffinities))",message="primaryBackup and clusterAffinities are exclusive: primaryBackup is an ordered list of single clusters"
+// +kubebuilder:validation:XValidation:rule="!(has(self.primaryBackup) && has(self.spreadConstraints))",message="primaryBackup runs the workload in one cluster: spreadConstraints do not apply"
 type Placement struct {
 	// clusterAffinity restricts the clusters that may be chosen.
 	// +optional
@@ -160,6 +167,12 @@ type Placement struct {
 	// +listType=atomic
 	// +optional
 	ClusterAffinities []ClusterAffinityTerm `json:"clusterAffinities,omitempty"`
+
+	// primaryBackup runs the workload in one cluster at a time: the first
+	// of these clusters that is eligible. When it fails the workload moves
+	// to the next; it moves back as failover.failback says.
+	// +optional
+	PrimaryBackup *PrimaryBackup `json:"primaryBackup,omitempty"`
 
 	// clusterTolerations let the templates go to clusters with matching
 	// taints.
@@ -401,4 +414,93 @@ type SuspendClusters struct {
 	// +listType=set
 	// +optional
 	ClusterNames []string `json:"clusterNames,omitempty"`
+}
+
+// PrimaryBackup is an ordered preference of clusters.
+type PrimaryBackup struct {
+	// clusters in order of preference: the primary first, then the backups.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y == x))",message="clusters must not repeat"
+	// +listType=atomic
+	// +required
+	Clusters []string `json:"clusters"`
+}
+
+// FailoverBehavior says when workloads leave failing clusters and whether
+// they come back.
+type FailoverBehavior struct {
+	// cluster is the failover of clusters that stay not Ready. It is always
+	// on; the hub's --cluster-failover-toleration is the default toleration.
+	// +optional
+	Cluster *ClusterFailover `json:"cluster,omitempty"`
+
+	// application, when set, moves a workload that stays unhealthy in a
+	// cluster to another cluster. Off by default.
+	// +optional
+	Application *ApplicationFailover `json:"application,omitempty"`
+
+	// gracePeriodSeconds is how long the replicas in a cluster being left
+	// keep running while the replicas replacing them become healthy. They
+	// are removed as soon as those are healthy, or when this runs out.
+	// Default 600.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=86400
+	// +optional
+	GracePeriodSeconds *int32 `json:"gracePeriodSeconds,omitempty"`
+
+	// failback says whether replicas move back to the placement's desired
+	// distribution once the clusters they left are healthy again.
+	// +optional
+	Failback *Failback `json:"failback,omitempty"`
+}
+
+// ClusterFailover tunes cluster failover.
+type ClusterFailover struct {
+	// tolerationSeconds is how long a cluster may stay not Ready before
+	// the replicas it runs move to other clusters. Default: the hub's
+	// --cluster-failover-toleration (60 s unless set).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=604800
+	// +optional
+	TolerationSeconds *int32 `json:"tolerationSeconds,omitempty"`
+}
+
+// ApplicationFailover tunes application failover.
+type ApplicationFailover struct {
+	// tolerationSeconds is how long the workload may stay unhealthy in a
+	// cluster before it moves elsewhere.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=604800
+	// +required
+	TolerationSeconds int32 `json:"tolerationSeconds"`
+}
+
+// FailbackMode says when replicas move back after a failover.
+// +kubebuilder:validation:Enum=Manual;Automatic
+type FailbackMode string
+
+// Failback modes.
+const (
+	// FailbackManual moves replicas back only on request: flotilla rebalance.
+	FailbackManual FailbackMode = "Manual"
+	// FailbackAutomatic moves them back once the clusters have been Ready
+	// for stableSeconds.
+	FailbackAutomatic FailbackMode = "Automatic"
+)
+
+// Failback says whether and when replicas move back.
+type Failback struct {
+	// mode is Manual (the default) or Automatic.
+	// +kubebuilder:default=Manual
+	// +optional
+	Mode FailbackMode `json:"mode,omitempty"`
+
+	// stableSeconds is how long a cluster must have been Ready before
+	// Automatic failback moves replicas to it. Default 300.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=604800
+	// +optional
+	StableSeconds *int32 `json:"stableSeconds,omitempty"`
 }

@@ -112,6 +112,26 @@ type BindingSpec struct {
 	// +optional
 	Dependencies []ObjectReference `json:"dependencies,omitempty"`
 
+	// failover is the policy's failover behaviour.
+	// +optional
+	Failover *policyv1alpha1.FailoverBehavior `json:"failover,omitempty"`
+
+	// rescheduleTriggeredAt asks the scheduler to decide afresh, moving
+	// replicas back to the placement's desired distribution: flotilla
+	// rebalance sets it.
+	// +optional
+	RescheduleTriggeredAt *metav1.Time `json:"rescheduleTriggeredAt,omitempty"`
+
+	// evictions are clusters the scheduler moved the template away from
+	// because they failed or were drained. Their objects stay until the
+	// replicas that replace them are healthy, or the grace period ends;
+	// the cluster is not chosen again for the template while it is listed.
+	// +listType=map
+	// +listMapKey=cluster
+	// +kubebuilder:validation:MaxItems=1000
+	// +optional
+	Evictions []Eviction `json:"evictions,omitempty"`
+
 	// clusters is the scheduler's decision: the clusters that run the
 	// template and their replicas.
 	// +listType=map
@@ -145,6 +165,59 @@ type PolicyReference struct {
 	Namespace string `json:"namespace,omitempty"`
 	// +required
 	Name string `json:"name"`
+}
+
+// AppliedOverride is one override policy's effect on a cluster's object.
+type AppliedOverride struct {
+	// policy is Kind/name or Kind/namespace/name.
+	// +kubebuilder:validation:MaxLength=400
+	// +required
+	Policy string `json:"policy"`
+	// changes say what the policy changed, one line per field, for example
+	// "spec.template.spec.containers[web].image: nginx:1.25 -> nginx:1.26".
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=1024
+	// +optional
+	Changes []string `json:"changes,omitempty"`
+}
+
+// Eviction reasons.
+const (
+	// EvictionClusterFailure: the cluster stayed not Ready past the
+	// toleration.
+	EvictionClusterFailure = "ClusterFailure"
+	// EvictionApplicationFailure: the workload stayed unhealthy there.
+	EvictionApplicationFailure = "ApplicationFailure"
+	// EvictionTaint: a NoExecute taint the policy does not tolerate, as
+	// flotilla cordon --drain sets.
+	EvictionTaint = "Taint"
+)
+
+// Eviction is a cluster a template is moving away from.
+type Eviction struct {
+	// cluster left.
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Cluster string `json:"cluster"`
+	// replicas it ran when it was left.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// reason is ClusterFailure, ApplicationFailure or Taint.
+	// +kubebuilder:validation:MaxLength=64
+	// +required
+	Reason string `json:"reason"`
+	// message says why, for a user.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+	// creationTimestamp is when the scheduler moved the template away.
+	// +required
+	CreationTimestamp metav1.Time `json:"creationTimestamp"`
+	// deadline is when the objects left behind are removed even if the
+	// replacements are not healthy.
+	// +required
+	Deadline metav1.Time `json:"deadline"`
 }
 
 // TargetCluster is one cluster of a scheduling decision.
@@ -249,6 +322,15 @@ type ClusterStatus struct {
 	// +kubebuilder:validation:Type=object
 	// +optional
 	Status *runtime.RawExtension `json:"status,omitempty"`
+	// overrides are the override policies applied to the object sent to
+	// this cluster, in the order applied, with what each changed.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	Overrides []AppliedOverride `json:"overrides,omitempty"`
+	// healthTransitionTime is when health last changed.
+	// +optional
+	HealthTransitionTime *metav1.Time `json:"healthTransitionTime,omitempty"`
 	// dependencies applied with the template in this cluster, as Kind/name.
 	// +listType=set
 	// +optional
