@@ -63,11 +63,31 @@ var (
 		Name: "flotilla_bindings_created_total",
 		Help: "Bindings the detector created, one per newly claimed template.",
 	})
+
+	// FleetDisrupted is 1 while so much of the fleet is not Ready that the
+	// hub stops failover (it suspects its own network).
+	FleetDisrupted = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "flotilla_fleet_disrupted",
+		Help: "1 while the share of not-Ready clusters exceeds --unhealthy-fleet-threshold and failover is paused.",
+	})
+
+	// Evictions counts templates moved away from a cluster.
+	Evictions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flotilla_evictions_total",
+		Help: "Templates the scheduler moved away from a cluster, by cluster and reason (ClusterFailure, ApplicationFailure, Taint).",
+	}, []string{"cluster", "reason"})
+
+	// EvictionsThrottled counts evictions postponed by the fleet-wide rate limit.
+	EvictionsThrottled = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "flotilla_evictions_throttled_total",
+		Help: "Evictions postponed by the fleet-wide eviction rate limit (--eviction-rate).",
+	})
 )
 
 func init() {
 	metrics.Registry.MustRegister(ClusterProbeDuration, ClusterReady, ClusterProbeFailures, ClusterReadyTransitions,
-		ReconcileTotal, MemberWrites, ApplyDuration, PropagationLatency, BindingsCreated)
+		ReconcileTotal, MemberWrites, ApplyDuration, PropagationLatency, BindingsCreated,
+		FleetDisrupted, Evictions, EvictionsThrottled)
 }
 
 // ForgetCluster drops every series of a cluster that left the fleet.
@@ -77,4 +97,5 @@ func ForgetCluster(name string) {
 	ClusterReady.DeletePartialMatch(l)
 	ClusterProbeFailures.DeletePartialMatch(l)
 	ClusterReadyTransitions.DeletePartialMatch(l)
+	Evictions.DeletePartialMatch(l)
 }

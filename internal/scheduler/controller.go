@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,6 +31,7 @@ import (
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/metrics"
 )
 
 // DefaultWorkers is how many bindings of each kind are scheduled at once.
@@ -49,7 +53,31 @@ type Reconciler struct {
 	client   client.Client
 	recorder events.EventRecorder
 	workers  int
+	clock    clock.PassiveClock
+	failover FailoverOptions
+	// evictions limits evictions fleet-wide.
+	evictions *rate.Limiter
 }
+
+// FailoverOptions are the hub's failover settings.
+type FailoverOptions struct {
+	// ClusterToleration is how long templates stay on a cluster that is not
+	// Ready when their policy does not say.
+	ClusterToleration time.Duration
+	// EvictionRate is how many templates per second may leave failed
+	// clusters, fleet-wide; EvictionBurst how many at once.
+	EvictionRate  float64
+	EvictionBurst int
+}
+
+// DefaultFailoverOptions are the hub's defaults.
+func DefaultFailoverOptions() FailoverOptions {
+	return FailoverOptions{ClusterToleration: DefaultClusterToleration, EvictionRate: 10, EvictionBurst: 20}
+}
+
+// defaultGracePeriod is how long a left cluster's objects wait for their
+// replacements to be healthy when the policy does not say.
+const defaultGracePeriod = 600 * time.Second
 
 // Option configures a Reconciler.
 type Option func(*Reconciler)
@@ -57,13 +85,20 @@ type Option func(*Reconciler)
 // WithWorkers sets how many bindings of each kind are scheduled at once.
 func WithWorkers(n int) Option { return func(r *Reconciler) { r.workers = n } }
 
+// WithFailover sets the failover settings.
+func WithFailover(o FailoverOptions) Option { return func(r *Reconciler) { r.failover = o } }
+
+// WithClock sets the clock, for tests.
+func WithClock(c clock.PassiveClock) Option { return func(r *Reconciler) { r.clock = c } }
+
 // NewReconciler returns a Reconciler that reads and writes through c and
 // records events on bindings with recorder.
 func NewReconciler(c client.Client, recorder events.EventRecorder, opts ...Option) *Reconciler {
-	r := &Reconciler{client: c, recorder: recorder, workers: DefaultWorkers}
+	r := &Reconciler{client: c, recorder: recorder, workers: DefaultWorkers, clock: clock.RealClock{}, failover: DefaultFailoverOptions()}
 	for _, f := range opts {
 		f(r)
 	}
+	r.evictions = rate.NewLimiter(rate.Limit(r.failover.EvictionRate), max(r.failover.EvictionBurst, 1))
 	return r
 }
 
@@ -71,9 +106,10 @@ func NewReconciler(c client.Client, recorder events.EventRecorder, opts ...Optio
 // watches its bindings (spec changes only: the scheduler's own status
 // writes do not wake it) and the Clusters.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	changed := builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, healthChanged{}))
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("scheduler").
-		For(&workv1alpha1.ResourceBinding{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&workv1alpha1.ResourceBinding{}, changed).
 		Watches(&clusterv1alpha1.Cluster{}, r.clusterEvents(r.resourceBindings)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).
 		Complete(r)
@@ -82,7 +118,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("cluster-scheduler").
-		For(&workv1alpha1.ClusterResourceBinding{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&workv1alpha1.ClusterResourceBinding{}, changed).
 		Watches(&clusterv1alpha1.Cluster{}, r.clusterEvents(r.clusterResourceBindings)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).
 		Complete(r)
@@ -112,20 +148,35 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.client.List(ctx, &cl, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list clusters: %w", err)
 	}
-	res, err := Schedule(b.GetSpec(), cl.Items, b.GetSpec().Clusters)
+	now := r.clock.Now()
+	st := b.GetBindingStatus()
+	res, err := ScheduleWith(b.GetSpec(), cl.Items, b.GetSpec().Clusters, Options{
+		Now:               now,
+		DefaultToleration: r.failover.ClusterToleration,
+		// A change of the binding (its template, its policy, a rebalance
+		// request) decides afresh; a change of the clusters alone keeps
+		// what still works.
+		Sticky:         b.GetGeneration() == st.SchedulerObservedGeneration && meta.FindStatusCondition(st.Conditions, workv1alpha1.ConditionScheduled) != nil,
+		UnhealthySince: unhealthySince(st),
+	})
 	var nf *NoFitError
 	if err != nil && !errors.As(err, &nf) {
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
-	if !needsScheduling(b, res.Inputs) {
-		return ctrl.Result{}, nil
+	evictions, evictionsDue := pruneEvictions(b.GetSpec().Evictions, res.Clusters, now)
+	if !needsScheduling(b, res.Inputs) && !evictionsDue {
+		return ctrl.Result{RequeueAfter: requeue(res.RequeueAfter, evictions, now)}, nil
 	}
 	if nf != nil {
 		// Cluster events, capacity freed included, bring the binding
 		// back; the clusters it runs on now are kept meanwhile.
 		err = r.recordNoFit(ctx, b, res, nf)
 	} else {
-		err = r.apply(ctx, b, res)
+		var wait time.Duration
+		wait, err = r.apply(ctx, b, res, evictions, now)
+		if wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
 	}
 	if apierrors.IsConflict(err) {
 		// The binding changed under the decision, or the cache is behind
@@ -133,7 +184,73 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		ctrl.LoggerFrom(ctx).V(1).Info("binding changed while scheduling; retrying", "error", err.Error())
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	}
-	return ctrl.Result{}, err
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: requeue(res.RequeueAfter, b.GetSpec().Evictions, now)}, nil
+}
+
+// unhealthySince reads, from a binding's status, since when the template
+// has been unhealthy in each cluster where it is.
+func unhealthySince(st *workv1alpha1.BindingStatus) map[string]time.Time {
+	var out map[string]time.Time
+	for _, c := range st.Clusters {
+		if c.Health == workv1alpha1.HealthUnhealthy && c.HealthTransitionTime != nil {
+			if out == nil {
+				out = map[string]time.Time{}
+			}
+			out[c.Cluster] = c.HealthTransitionTime.Time
+		}
+	}
+	return out
+}
+
+// pruneEvictions drops the evictions whose deadline passed and those of
+// clusters chosen again. due says whether any was dropped.
+func pruneEvictions(es []workv1alpha1.Eviction, chosen []workv1alpha1.TargetCluster, now time.Time) (out []workv1alpha1.Eviction, due bool) {
+	for _, e := range es {
+		if !now.Before(e.Deadline.Time) || slices.ContainsFunc(chosen, func(t workv1alpha1.TargetCluster) bool { return t.Name == e.Cluster }) {
+			due = true
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, due
+}
+
+// requeue is the sooner of after and the first eviction deadline; zero
+// when neither is set.
+func requeue(after time.Duration, es []workv1alpha1.Eviction, now time.Time) time.Duration {
+	for _, e := range es {
+		d := max(e.Deadline.Sub(now), time.Second)
+		if after == 0 || d < after {
+			after = d
+		}
+	}
+	return after
+}
+
+// healthChanged passes binding updates that change a cluster's health:
+// application failover acts on them.
+type healthChanged struct{ predicate.Funcs }
+
+func (healthChanged) Update(e event.UpdateEvent) bool {
+	old, okOld := e.ObjectOld.(workv1alpha1.Binding)
+	cur, okNew := e.ObjectNew.(workv1alpha1.Binding)
+	if !okOld || !okNew {
+		return false
+	}
+	if fo := cur.GetSpec().Failover; fo == nil || fo.Application == nil {
+		return false
+	}
+	health := func(b workv1alpha1.Binding) map[string]string {
+		m := map[string]string{}
+		for _, c := range b.GetBindingStatus().Clusters {
+			m[c.Cluster] = c.Health
+		}
+		return m
+	}
+	return !maps.Equal(health(old), health(cur))
 }
 
 // needsScheduling reports whether b must be decided again: its spec
@@ -145,45 +262,91 @@ func needsScheduling(b workv1alpha1.Binding, inputs string) bool {
 		!meta.IsStatusConditionTrue(st.Conditions, workv1alpha1.ConditionScheduled)
 }
 
-// apply writes a successful decision: spec.clusters first (which bumps the
-// generation), then the status that records that generation as observed.
-func (r *Reconciler) apply(ctx context.Context, b workv1alpha1.Binding, res Result) error {
+// apply writes a successful decision: spec.clusters and spec.evictions
+// first (which bumps the generation), then the status that records that
+// generation as observed. Evictions take a token from the fleet-wide
+// limiter; without one apply writes nothing and returns how long to wait.
+func (r *Reconciler) apply(ctx context.Context, b workv1alpha1.Binding, res Result, evictions []workv1alpha1.Eviction, now time.Time) (time.Duration, error) {
 	log := ctrl.LoggerFrom(ctx)
-	moved := !slices.Equal(b.GetSpec().Clusters, res.Clusters)
-	if moved {
+	spec := b.GetSpec()
+	moved := !slices.Equal(spec.Clusters, res.Clusters)
+	if moved && len(res.Evicted) > 0 {
+		rv := r.evictions.ReserveN(now, 1)
+		if d := rv.DelayFrom(now); d > 0 {
+			rv.CancelAt(now)
+			metrics.EvictionsThrottled.Inc()
+			log.V(1).Info("eviction postponed by the fleet-wide rate limit", "binding", klog.KObj(b), "after", d)
+			return d, nil
+		}
+		running := make(map[string]int32, len(spec.Clusters))
+		for _, t := range spec.Clusters {
+			running[t.Name] = t.Replicas
+		}
+		grace := defaultGracePeriod
+		if fo := spec.Failover; fo != nil && fo.GracePeriodSeconds != nil {
+			grace = time.Duration(*fo.GracePeriodSeconds) * time.Second
+		}
+		for _, e := range res.Evicted {
+			evictions = slices.DeleteFunc(evictions, func(x workv1alpha1.Eviction) bool { return x.Cluster == e.Cluster })
+			evictions = append(evictions, workv1alpha1.Eviction{
+				Cluster: e.Cluster, Replicas: running[e.Cluster], Reason: e.Reason, Message: truncate(e.Message, 1024),
+				CreationTimestamp: metav1.NewTime(now), Deadline: metav1.NewTime(now.Add(grace)),
+			})
+		}
+		slices.SortFunc(evictions, func(a, b workv1alpha1.Eviction) int { return strings.Compare(a.Cluster, b.Cluster) })
+	}
+	if moved || !apiequality.Semantic.DeepEqual(spec.Evictions, evictions) {
 		before := b.DeepCopyObject().(client.Object)
-		b.GetSpec().Clusters = res.Clusters
+		spec.Clusters, spec.Evictions = res.Clusters, evictions
 		// The lock makes a decision taken on an older spec fail rather
 		// than overwrite a newer one; the retry decides again.
 		if err := r.client.Patch(ctx, b, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-			return fmt.Errorf("write spec.clusters: %w", err)
+			return 0, fmt.Errorf("write spec.clusters: %w", err)
 		}
 	}
 	msg := scheduledMessage(res)
 	became, err := r.writeStatus(ctx, b, res, metav1.Condition{
 		Type: workv1alpha1.ConditionScheduled, Status: metav1.ConditionTrue, Reason: workv1alpha1.ReasonScheduled, Message: msg})
 	if err != nil {
-		return err
+		return 0, err
+	}
+	if moved {
+		for _, e := range res.Evicted {
+			metrics.Evictions.WithLabelValues(e.Cluster, e.Reason).Inc()
+			r.recorder.Eventf(b, nil, corev1.EventTypeWarning, "Evicted", "Failover", "moving away from cluster %s: %s", e.Cluster, e.Message)
+		}
 	}
 	if moved || became {
 		log.V(2).Info("scheduled", "binding", klog.KObj(b), "clusters", res.Clusters, "affinityName", res.AffinityName)
 		r.recorder.Eventf(b, nil, corev1.EventTypeNormal, workv1alpha1.ReasonScheduled, "Schedule", "%s", msg)
 	}
-	return nil
+	return 0, nil
 }
 
 // recordNoFit records a failed decision. spec.clusters is left alone, so
 // that a workload is not taken down because it cannot be placed again.
 func (r *Reconciler) recordNoFit(ctx context.Context, b workv1alpha1.Binding, res Result, nf *NoFitError) error {
-	msg := truncate(nf.Error(), maxMessageLength)
+	msg := nf.Error()
+	reason := workv1alpha1.ReasonNoClusterFits
+	if len(res.Evicted) > 0 {
+		// Failover with nowhere to go: the replicas stay where they are.
+		names := make([]string, len(res.Evicted))
+		for i, e := range res.Evicted {
+			names[i] = e.Cluster
+		}
+		reason = workv1alpha1.ReasonFailoverBlocked
+		msg = fmt.Sprintf("failover blocked: the replicas in %s should move (%s), but no other cluster can take them, so nothing is deleted: %s",
+			strings.Join(names, ", "), res.Evicted[0].Message, msg)
+	}
+	msg = truncate(msg, maxMessageLength)
 	res.AffinityName = b.GetBindingStatus().SchedulerObservedAffinityName
 	became, err := r.writeStatus(ctx, b, res, metav1.Condition{
-		Type: workv1alpha1.ConditionScheduled, Status: metav1.ConditionFalse, Reason: workv1alpha1.ReasonNoClusterFits, Message: msg})
+		Type: workv1alpha1.ConditionScheduled, Status: metav1.ConditionFalse, Reason: reason, Message: msg})
 	if err != nil {
 		return err
 	}
 	if became {
-		r.recorder.Eventf(b, nil, corev1.EventTypeWarning, workv1alpha1.ReasonNoClusterFits, "Schedule", "%s", msg)
+		r.recorder.Eventf(b, nil, corev1.EventTypeWarning, reason, "Schedule", "%s", msg)
 	}
 	return nil
 }
@@ -228,6 +391,9 @@ func scheduledMessage(res Result) string {
 		parts = append(parts, fmt.Sprintf("%s (%s)", c.Name, replicaCount(c.Replicas)))
 	}
 	msg := fmt.Sprintf("scheduled to %s: %s", clusterCount(len(res.Clusters)), strings.Join(parts, ", "))
+	if res.Kept {
+		msg += " (the current placement is kept; flotilla rebalance moves replicas to the desired distribution)"
+	}
 	if res.AffinityName != "" {
 		msg += fmt.Sprintf(", with clusterAffinities group %q", res.AffinityName)
 	}

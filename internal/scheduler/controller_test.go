@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -41,12 +42,21 @@ func newFixture(t *testing.T, objs ...client.Object) *controllerFixture {
 
 func (f *controllerFixture) reconcile(namespace, name string) {
 	f.t.Helper()
+	if res := f.reconcileRequeue(namespace, name); res.RequeueAfter != 0 {
+		f.t.Fatalf("Reconcile = %+v", res)
+	}
+}
+
+// reconcileRequeue reconciles and returns the result, failing on error.
+func (f *controllerFixture) reconcileRequeue(namespace, name string) ctrl.Result {
+	f.t.Helper()
 	req := ctrl.Request{}
 	req.Namespace, req.Name = namespace, name
 	res, err := f.r.Reconcile(context.Background(), req)
-	if err != nil || res.RequeueAfter != 0 {
+	if err != nil {
 		f.t.Fatalf("Reconcile = %+v, %v", res, err)
 	}
+	return res
 }
 
 // event returns the next event, or "" when there is none.
@@ -134,23 +144,34 @@ func TestReconcileSchedulesOnceAndStaysQuiet(t *testing.T) {
 		t.Errorf("unexpected event %q", e)
 	}
 
-	// A chosen cluster is tainted: the decision is made again. (Not being
-	// Ready is not enough: a cluster keeps what it runs through a blip.)
+	// A chosen cluster is drained (NoExecute): the decision is made again.
+	// (Not being Ready is not enough: a cluster keeps what it runs through
+	// a blip; nor is NoSchedule, which only keeps new templates off.)
 	var m2 clusterv1alpha1.Cluster
 	if err := f.client.Get(context.Background(), client.ObjectKey{Name: "member-2"}, &m2); err != nil {
 		t.Fatal(err)
 	}
-	m2.Spec.Taints = []corev1.Taint{{Key: "maintenance", Effect: corev1.TaintEffectNoSchedule}}
+	m2.Spec.Taints = []corev1.Taint{{Key: "maintenance", Effect: corev1.TaintEffectNoExecute}}
 	if err := f.client.Update(context.Background(), &m2); err != nil {
 		t.Fatal(err)
 	}
-	f.reconcile("default", "web-deployment")
+	// The binding comes back when the eviction's grace period ends.
+	if res := f.reconcileRequeue("default", "web-deployment"); res.RequeueAfter < 9*time.Minute || res.RequeueAfter > defaultGracePeriod {
+		t.Errorf("requeue after %v, want about the grace period", res.RequeueAfter)
+	}
 	if err := f.client.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "web-deployment"}, &got); err != nil {
 		t.Fatal(err)
 	}
 	// member-1 has room for 3 more besides the 2 it runs.
 	if diff := cmp.Diff(targets("member-1", 3), got.Spec.Clusters); diff != "" {
 		t.Errorf("after member-2 went away (-want +got):\n%s", diff)
+	}
+	if len(got.Spec.Evictions) != 1 || got.Spec.Evictions[0].Cluster != "member-2" || got.Spec.Evictions[0].Reason != workv1alpha1.EvictionTaint ||
+		got.Spec.Evictions[0].Replicas != 1 {
+		t.Errorf("evictions = %+v, want member-2's 1 replica for a taint", got.Spec.Evictions)
+	}
+	if e := f.event(); !strings.HasPrefix(e, "Warning Evicted moving away from cluster member-2: taint maintenance:NoExecute is not tolerated") {
+		t.Errorf("event %q", e)
 	}
 	if e := f.event(); !strings.HasPrefix(e, "Normal Scheduled scheduled to 1 cluster: member-1 (3 replicas)") {
 		t.Errorf("event %q", e)

@@ -418,9 +418,15 @@ func TestInputs(t *testing.T) {
 			change: func(cs []*clusterWrapper) []*clusterWrapper {
 				return append(cs, MakeCluster("member-0").Region("eu"))
 			}},
-		"a chosen cluster gets a taint": {
+		// NoSchedule (cordon) keeps new templates off, not running ones.
+		"a chosen cluster is cordoned": {
 			change: func(cs []*clusterWrapper) []*clusterWrapper {
 				cs[0].Taint("maintenance", "", corev1.TaintEffectNoSchedule)
+				return cs
+			}, same: true},
+		"a chosen cluster is drained": {
+			change: func(cs []*clusterWrapper) []*clusterWrapper {
+				cs[0].Taint("maintenance", "", corev1.TaintEffectNoExecute)
 				return cs
 			}},
 		"a chosen cluster stops serving the kind": {

@@ -343,8 +343,11 @@ const (
 	ConditionApplied   = "Applied"
 	ConditionHealthy   = "Healthy"
 
-	ReasonScheduled       = "Scheduled"
-	ReasonNoClusterFits   = "NoClusterFits"
+	ReasonScheduled     = "Scheduled"
+	ReasonNoClusterFits = "NoClusterFits"
+	// ReasonFailoverBlocked: replicas should leave a failed cluster but no
+	// other cluster can take them; nothing is deleted.
+	ReasonFailoverBlocked = "FailoverBlocked"
 	ReasonSchedulerError  = "SchedulerError"
 	ReasonApplied         = "Applied"
 	ReasonPartial         = "PartiallyApplied"

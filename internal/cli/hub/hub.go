@@ -37,6 +37,9 @@ health probes (/healthz, /readyz) on --health-probe-bind-address.`,
 				return err
 			}
 			cfg.UserAgent = "flotilla-hub"
+			// The kubeconfig loader sets client-go's conservative limits;
+			// the hub's own flags decide.
+			cfg.QPS, cfg.Burst = o.HubQPS, o.HubBurst
 			ctx := ctrl.SetupSignalHandler()
 			if err := hub.CheckAPI(ctx, cfg); err != nil {
 				return err

@@ -334,6 +334,7 @@ func desiredSpec(obj *unstructured.Unstructured, c candidate) workv1alpha1.Bindi
 		ConflictResolution:          c.Spec.ConflictResolution,
 		PreserveResourcesOnDeletion: c.Spec.PreserveResourcesOnDeletion != nil && *c.Spec.PreserveResourcesOnDeletion,
 		Suspension:                  c.Spec.Suspension.DeepCopy(),
+		Failover:                    c.Spec.Failover.DeepCopy(),
 	}
 	if s.ConflictResolution == "" {
 		s.ConflictResolution = policyv1alpha1.ConflictAbort
@@ -359,10 +360,12 @@ func (d *Detector) ensureBinding(ctx context.Context, m Mapping, obj *unstructur
 			b.SetOwnerReferences([]metav1.OwnerReference{ownerRef(obj)})
 		}
 		*b.GetSpec() = want
-		if err := d.p.client.Create(ctx, b); err != nil && !apierrors.IsAlreadyExists(err) {
+		switch err := d.p.client.Create(ctx, b); {
+		case err == nil:
+			metrics.BindingsCreated.Inc()
+		case !apierrors.IsAlreadyExists(err):
 			return fmt.Errorf("create binding %s: %w", key, err)
 		}
-		metrics.BindingsCreated.Inc()
 		return nil
 	}
 	if err != nil {
@@ -374,7 +377,8 @@ func (d *Detector) ensureBinding(ctx context.Context, m Mapping, obj *unstructur
 		return nil
 	}
 	cur := b.GetSpec()
-	want.Clusters = cur.Clusters
+	// The scheduler's fields, and the user's rebalance request.
+	want.Clusters, want.Evictions, want.RescheduleTriggeredAt = cur.Clusters, cur.Evictions, cur.RescheduleTriggeredAt
 	if apiequality.Semantic.DeepEqual(*cur, want) {
 		return nil
 	}
