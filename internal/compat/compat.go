@@ -14,7 +14,10 @@ const KarmadaPolicyAPIVersion = "policy.karmada.io/v1alpha1"
 const AnnotationTranslatedFrom = "flotilla.io/translated-from"
 
 // karmadaKinds are the Karmada kinds with a native twin of the same shape.
-var karmadaKinds = map[string]bool{"PropagationPolicy": true, "ClusterPropagationPolicy": true}
+var karmadaKinds = map[string]bool{
+	"PropagationPolicy": true, "ClusterPropagationPolicy": true,
+	"OverridePolicy": true, "ClusterOverridePolicy": true,
+}
 
 // Translate returns the native form of u and whether it translated
 // anything. Documents it does not know are returned unchanged. Fields that

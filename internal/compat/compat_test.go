@@ -12,10 +12,12 @@ func TestTranslate(t *testing.T) {
 		wantVersion      string
 		translated       bool
 	}{
-		"karmada policy":         {"policy.karmada.io/v1alpha1", "PropagationPolicy", "policy.flotilla.io/v1alpha1", true},
-		"karmada cluster policy": {"policy.karmada.io/v1alpha1", "ClusterPropagationPolicy", "policy.flotilla.io/v1alpha1", true},
-		"karmada override":       {"policy.karmada.io/v1alpha1", "OverridePolicy", "policy.karmada.io/v1alpha1", false},
-		"a deployment":           {"apps/v1", "Deployment", "apps/v1", false},
+		"karmada policy":           {"policy.karmada.io/v1alpha1", "PropagationPolicy", "policy.flotilla.io/v1alpha1", true},
+		"karmada cluster policy":   {"policy.karmada.io/v1alpha1", "ClusterPropagationPolicy", "policy.flotilla.io/v1alpha1", true},
+		"karmada override":         {"policy.karmada.io/v1alpha1", "OverridePolicy", "policy.flotilla.io/v1alpha1", true},
+		"karmada cluster override": {"policy.karmada.io/v1alpha1", "ClusterOverridePolicy", "policy.flotilla.io/v1alpha1", true},
+		"karmada other kind":       {"policy.karmada.io/v1alpha1", "FederatedResourceQuota", "policy.karmada.io/v1alpha1", false},
+		"a deployment":             {"apps/v1", "Deployment", "apps/v1", false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

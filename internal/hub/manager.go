@@ -29,6 +29,11 @@ type Options struct {
 	LeaderElection bool
 	Health         clusterhealth.Options
 	Propagation    propagation.Options
+	// Failover are the scheduler's failover settings.
+	Failover scheduler.FailoverOptions
+	// UnhealthyFleetThreshold is the share of not-Ready clusters above
+	// which failover pauses; zero means the default.
+	UnhealthyFleetThreshold float64
 	// HubQPS and HubBurst limit the controllers' requests to the hub.
 	// Zero means DefaultHubQPS and DefaultHubBurst.
 	HubQPS   float32
@@ -87,7 +92,18 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := clusterhealth.NewReconciler(mgr.GetClient(), rec, o.Health).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("cluster health controller: %w", err)
 	}
-	if err := scheduler.NewReconciler(mgr.GetClient(), mgr.GetEventRecorder("flotilla-scheduler")).SetupWithManager(mgr); err != nil {
+	threshold := o.UnhealthyFleetThreshold
+	if threshold == 0 {
+		threshold = clusterhealth.DefaultUnhealthyFleetThreshold
+	}
+	if err := clusterhealth.NewTaintReconciler(mgr.GetClient(), rec, threshold).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("cluster taint controller: %w", err)
+	}
+	failover := o.Failover
+	if failover == (scheduler.FailoverOptions{}) {
+		failover = scheduler.DefaultFailoverOptions()
+	}
+	if err := scheduler.NewReconciler(mgr.GetClient(), mgr.GetEventRecorder("flotilla-scheduler"), scheduler.WithFailover(failover)).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
 	if err := propagation.SetupWithManager(mgr, cfg, o.Propagation); err != nil {

@@ -35,8 +35,8 @@ type hubProcess struct {
 }
 
 // startHubProcess runs `bin hub` against the hub with a kubeconfig, on
-// fresh loopback ports, and waits until it is ready.
-func startHubProcess(ctx context.Context, bin, kubeconfig, logPath string) (*hubProcess, error) {
+// fresh loopback ports, with extra arguments, and waits until it is ready.
+func startHubProcess(ctx context.Context, bin, kubeconfig, logPath string, extra ...string) (*hubProcess, error) {
 	mport, err := localfleet.FreePort()
 	if err != nil {
 		return nil, err
@@ -55,6 +55,7 @@ func startHubProcess(ctx context.Context, bin, kubeconfig, logPath string) (*hub
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", mport),
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", hport),
 	)
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Args = append(cmd.Args, hubArgs()...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group: a Ctrl-C meant for `go test` does not reach it

@@ -250,9 +250,6 @@ type LabelAnnotationOverrider struct {
 }
 
 // PlaintextOverrider is one JSON patch operation (RFC 6902) on the object.
-//
-// +kubebuilder:validation:XValidation:rule="self.operator == 'remove' || has(self.value)",message="add and replace need a value"
-// +kubebuilder:validation:XValidation:rule="self.operator != 'remove' || !has(self.value)",message="remove takes no value"
 type PlaintextOverrider struct {
 	// path is a JSON pointer (RFC 6901) to the field, for example
 	// /spec/replicas. For add, the parent must exist; for remove and
@@ -269,7 +266,9 @@ type PlaintextOverrider struct {
 	// +required
 	Operator OverriderOperator `json:"operator"`
 
-	// value for add and replace: any JSON value.
+	// value for add and replace: any JSON value. add and replace without a
+	// value fail when the policy is applied, and remove ignores it: the
+	// API server's CRD rules cannot see a field that may hold any JSON.
 	// +optional
 	Value *apiextensionsv1.JSON `json:"value,omitempty"`
 }

@@ -353,6 +353,9 @@ const (
 	ReasonPartial         = "PartiallyApplied"
 	ReasonConflict        = "Conflict"
 	ReasonApplyFailed     = "ApplyFailed"
+	// ReasonOverrideFailed: an override policy could not apply to the
+	// object for this cluster; the member keeps the last good object.
+	ReasonOverrideFailed  = "OverrideFailed"
 	ReasonClusterNotReady = "ClusterNotReady"
 	ReasonSuspended       = "Suspended"
 	ReasonPending         = "Pending"

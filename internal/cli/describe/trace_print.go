@@ -56,7 +56,9 @@ func PrintTrace(w io.Writer, tr *Trace, now time.Time) error {
 	}
 	if b.Found {
 		printScheduling(w, b.Spec, b.Status, now)
+		printEvictions(w, b.Spec, now)
 		printClusters(w, b.Spec, b.Status, now)
+		printOverrides(w, b.Status)
 		printDependencies(w, b.Spec, b.Status)
 	}
 	return printEvents(w, tr.Events, now, true)
@@ -186,6 +188,50 @@ func printClusters(w io.Writer, spec *workv1alpha1.BindingSpec, st *workv1alpha1
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", r.name, r.replicas, applied, health, ready, msg)
 	}
 	_ = tw.Flush()
+}
+
+// printEvictions lists the clusters the template is failing over from.
+func printEvictions(w io.Writer, spec *workv1alpha1.BindingSpec, now time.Time) {
+	if len(spec.Evictions) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Evictions:")
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CLUSTER\tREPLICAS\tREASON\tAGE\tREMOVED BY\tMESSAGE")
+	for _, e := range spec.Evictions {
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\n", e.Cluster, e.Replicas, e.Reason, output.Age(e.CreationTimestamp.Time, now),
+			e.Deadline.UTC().Format(time.RFC3339), oneLine(e.Message))
+	}
+	_ = tw.Flush()
+}
+
+// printOverrides shows, per cluster, the override policies applied to its
+// object and what each changed.
+func printOverrides(w io.Writer, st *workv1alpha1.BindingStatus) {
+	has := false
+	for _, cs := range st.Clusters {
+		has = has || len(cs.Overrides) > 0
+	}
+	if !has {
+		return
+	}
+	fmt.Fprintln(w, "Overrides:")
+	for _, cs := range st.Clusters {
+		if len(cs.Overrides) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %s:\n", cs.Cluster)
+		for _, o := range cs.Overrides {
+			if len(o.Changes) == 0 {
+				fmt.Fprintf(w, "    %s: no change\n", o.Policy)
+				continue
+			}
+			fmt.Fprintf(w, "    %s:\n", o.Policy)
+			for _, c := range o.Changes {
+				fmt.Fprintf(w, "      %s\n", oneLine(c))
+			}
+		}
+	}
 }
 
 func printDependencies(w io.Writer, spec *workv1alpha1.BindingSpec, st *workv1alpha1.BindingStatus) {

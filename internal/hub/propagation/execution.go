@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/metrics"
+	"github.com/flotilla-io/flotilla/internal/overrides"
 )
 
 // StatusFieldManager owns the parts of a binding's status that execution
@@ -107,6 +109,30 @@ func (e *Execution) watch(ctx context.Context) error {
 			return err
 		}
 	}
+	// An override policy can change any binding's objects: look at them
+	// all. Their initial list wakes nothing; the bindings' own does.
+	for _, obj := range []client.Object{&policyv1alpha1.OverridePolicy{}, &policyv1alpha1.ClusterOverridePolicy{}} {
+		inf, err := e.p.cache.GetInformer(ctx, obj)
+		if err != nil {
+			return err
+		}
+		all := func(any) { e.enqueueAll(ctx) }
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+			AddFunc: func(o any, initial bool) {
+				if !initial {
+					all(o)
+				}
+			},
+			UpdateFunc: func(old, o any) {
+				if old.(client.Object).GetGeneration() != o.(client.Object).GetGeneration() {
+					all(o)
+				}
+			},
+			DeleteFunc: all,
+		}); err != nil {
+			return err
+		}
+	}
 	inf, err := e.p.cache.GetInformer(ctx, &clusterv1alpha1.Cluster{})
 	if err != nil {
 		return err
@@ -114,7 +140,8 @@ func (e *Execution) watch(ctx context.Context) error {
 	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(old, o any) {
 			oc, nc := old.(*clusterv1alpha1.Cluster), o.(*clusterv1alpha1.Cluster)
-			if ready(oc) != ready(nc) || oc.Spec.APIEndpoint != nc.Spec.APIEndpoint {
+			// Labels pick the clusters of override rules.
+			if ready(oc) != ready(nc) || oc.Spec.APIEndpoint != nc.Spec.APIEndpoint || !maps.Equal(oc.Labels, nc.Labels) {
 				e.enqueueAll(ctx)
 			}
 		},
@@ -256,11 +283,15 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 	for _, cs := range b.GetBindingStatus().Clusters {
 		prev[cs.Cluster] = cs
 	}
+	policies, err := e.overridePolicies(ctx, tmpl)
+	if err != nil {
+		return 0, err
+	}
 	results := make([]workv1alpha1.ClusterStatus, len(targets))
 	var wg sync.WaitGroup
 	for i := range targets {
 		wg.Go(func() {
-			results[i] = e.syncCluster(ctx, b, m, tmpl, deps, targets[i], prev[targets[i].name])
+			results[i] = e.syncCluster(ctx, b, m, tmpl, deps, policies, targets[i], prev[targets[i].name])
 			if len(depMsgs) > 0 && results[i].Applied {
 				results[i].Message = strings.Join(depMsgs, "; ")
 			}
@@ -277,7 +308,19 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 		}
 	}
 
-	leaving, err := e.removeLeft(ctx, b, m, targets, byName)
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	healthy := true
+	for i := range results {
+		r := &results[i]
+		if p, ok := prev[r.Cluster]; ok && p.Health == r.Health && p.HealthTransitionTime != nil {
+			r.HealthTransitionTime = p.HealthTransitionTime
+		} else if r.Health != "" {
+			r.HealthTransitionTime = &now
+		}
+		healthy = healthy && r.Health == workv1alpha1.HealthHealthy
+	}
+
+	leaving, wait, err := e.removeLeft(ctx, b, m, targets, byName, healthy)
 	results = append(results, leaving...)
 	sort.Slice(results, func(i, j int) bool { return results[i].Cluster < results[j].Cluster })
 	if serr := e.writeStatus(ctx, b, results); serr != nil {
@@ -291,12 +334,12 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 	}
 	// Clusters that are not Ready (or pull their work) come back through
 	// the Cluster watch, not through polling.
-	var after time.Duration
+	after := wait
 	for _, r := range results {
 		if r.Reason == workv1alpha1.ReasonApplyFailed || r.Reason == reasonRemoving {
 			return 0, fmt.Errorf("cluster %s: %s", r.Cluster, r.Message)
 		}
-		if r.Reason == workv1alpha1.ReasonConflict {
+		if r.Reason == workv1alpha1.ReasonConflict && (after == 0 || conflictRecheck < after) {
 			after = conflictRecheck
 		}
 	}
@@ -321,6 +364,10 @@ const reasonCacheSyncing = "CacheSyncing"
 // reasonRemoving marks a cluster the binding left whose objects are not
 // removed yet.
 const reasonRemoving = "Removing"
+
+// reasonEvicting marks a cluster the binding is failing over from whose
+// objects wait for their replacements to be healthy.
+const reasonEvicting = "Evicting"
 
 // dependencies returns the dependency objects of b that exist on the hub,
 // and a note for each that does not or may not be propagated. synced is
@@ -388,14 +435,15 @@ func suspended(s *policyv1alpha1.Suspension, cluster string) bool {
 // syncCluster brings one member up to date with the binding and reports
 // what it found.
 func (e *Execution) syncCluster(ctx context.Context, b workv1alpha1.Binding, m Mapping, tmpl *unstructured.Unstructured,
-	deps []*unstructured.Unstructured, t target, prev workv1alpha1.ClusterStatus) workv1alpha1.ClusterStatus {
+	deps []*unstructured.Unstructured, policies []overrides.Policy, t target, prev workv1alpha1.ClusterStatus) workv1alpha1.ClusterStatus {
 	cs := workv1alpha1.ClusterStatus{Cluster: t.name, Health: workv1alpha1.HealthUnknown}
 	fail := func(reason, format string, args ...any) workv1alpha1.ClusterStatus {
 		cs.Applied, cs.Reason, cs.Message = false, reason, fmt.Sprintf(format, args...)
-		if reason == workv1alpha1.ReasonClusterNotReady || reason == workv1alpha1.ReasonSuspended || reason == workv1alpha1.ReasonApplyFailed {
+		if reason == workv1alpha1.ReasonClusterNotReady || reason == workv1alpha1.ReasonSuspended ||
+			reason == workv1alpha1.ReasonApplyFailed || reason == workv1alpha1.ReasonOverrideFailed {
 			// What the member last reported still stands.
 			cs.Health, cs.Status = prev.Health, prev.Status
-			if reason != workv1alpha1.ReasonApplyFailed {
+			if reason != workv1alpha1.ReasonApplyFailed && reason != workv1alpha1.ReasonOverrideFailed {
 				cs.Applied = prev.Applied
 			}
 			cs.Generation, cs.ObservedGeneration = prev.Generation, prev.ObservedGeneration
@@ -447,6 +495,19 @@ func (e *Execution) syncCluster(ctx context.Context, b workv1alpha1.Binding, m M
 		return cs
 	}
 	manifest := render(tmpl, keyOf(b).String(), string(b.GetUID()), t.replicas)
+	applied, err := applyOverrides(manifest, t.cluster, policies)
+	if err != nil {
+		msg := err.Error() + "; the cluster keeps its last good object"
+		if prev.Message != msg {
+			e.p.recorder.Eventf(b, nil, corev1.EventTypeWarning, workv1alpha1.ReasonOverrideFailed, "Override", "cluster %s: %s", t.name, msg)
+		}
+		cs = fail(workv1alpha1.ReasonOverrideFailed, "%s", msg)
+		cs.Overrides = prev.Overrides
+		if live != nil {
+			fillLive(&cs, live)
+		}
+		return cs
+	}
 	conflict := b.GetSpec().ConflictResolution != policyv1alpha1.ConflictOverwrite
 	if !upToDate(manifest, live) {
 		applied, reason, msg := e.apply(ctx, mc, m, manifest, live, conflict)
@@ -489,8 +550,74 @@ func (e *Execution) syncCluster(ctx context.Context, b workv1alpha1.Binding, m M
 		cs.Dependencies = append(cs.Dependencies, d.GetKind()+"/"+d.GetName())
 	}
 	cs.Applied, cs.Reason = true, workv1alpha1.ReasonApplied
+	cs.Overrides = applied
 	fillLive(&cs, live)
 	return cs
+}
+
+// overridePolicies returns the override policies that select tmpl, in the
+// order they apply.
+func (e *Execution) overridePolicies(ctx context.Context, tmpl *unstructured.Unstructured) ([]overrides.Policy, error) {
+	var cops policyv1alpha1.ClusterOverridePolicyList
+	if err := e.p.client.List(ctx, &cops); err != nil {
+		return nil, fmt.Errorf("list ClusterOverridePolicies: %w", err)
+	}
+	var ops policyv1alpha1.OverridePolicyList
+	if ns := tmpl.GetNamespace(); ns != "" {
+		if err := e.p.client.List(ctx, &ops, client.InNamespace(ns)); err != nil {
+			return nil, fmt.Errorf("list OverridePolicies: %w", err)
+		}
+	}
+	return overrides.Matching(tmpl, ops.Items, cops.Items), nil
+}
+
+// maxAppliedOverrides is the API's limit of a cluster's status.overrides.
+const maxAppliedOverrides = 64
+
+// applyOverrides applies policies to manifest for cluster c. Flotilla's own
+// labels and annotations, the name, namespace and kind survive whatever a
+// policy does, and the manifest hash covers the result.
+func applyOverrides(manifest *unstructured.Unstructured, c *clusterv1alpha1.Cluster, policies []overrides.Policy) ([]workv1alpha1.AppliedOverride, error) {
+	if len(policies) == 0 {
+		return nil, nil
+	}
+	gvk, ns, name := manifest.GroupVersionKind(), manifest.GetNamespace(), manifest.GetName()
+	own := map[string]string{}
+	for _, k := range []string{clusterv1alpha1.LabelManagedBy, workv1alpha1.LabelBindingUID, workv1alpha1.LabelDependency} {
+		if v, ok := manifest.GetLabels()[k]; ok {
+			own[k] = v
+		}
+	}
+	ownAnn := manifest.GetAnnotations()[workv1alpha1.AnnotationBinding]
+	applied, err := overrides.Apply(manifest, c, policies)
+	if err != nil {
+		return nil, err
+	}
+	if len(applied) > maxAppliedOverrides {
+		// The status lists the last policies: they decide the result.
+		applied = applied[len(applied)-maxAppliedOverrides:]
+	}
+	if manifest.GroupVersionKind() != gvk || manifest.GetNamespace() != ns || manifest.GetName() != name {
+		return nil, fmt.Errorf("the overrides change the object's apiVersion, kind, namespace or name, which they may not")
+	}
+	labels := manifest.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, own)
+	manifest.SetLabels(labels)
+	ann := manifest.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	if ownAnn != "" {
+		ann[workv1alpha1.AnnotationBinding] = ownAnn
+	}
+	delete(ann, workv1alpha1.AnnotationManifestHash)
+	manifest.SetAnnotations(ann)
+	ann[workv1alpha1.AnnotationManifestHash] = hashOf(manifest.Object)
+	manifest.SetAnnotations(ann)
+	return applied, nil
 }
 
 // fillLive copies what the member reports of its object into cs.
@@ -605,19 +732,38 @@ func (e *Execution) ensureNamespace(ctx context.Context, mc *memberClient, ns st
 
 // removeLeft deletes the binding's objects from clusters that are no
 // longer in its placement, unless the policy preserves them. It returns a
-// status for each cluster that could not be cleaned yet.
-func (e *Execution) removeLeft(ctx context.Context, b workv1alpha1.Binding, m Mapping, targets []target, byName map[string]*clusterv1alpha1.Cluster) ([]workv1alpha1.ClusterStatus, error) {
+// status for each cluster that could not be cleaned yet, and when to look
+// again for a cluster being evicted.
+//
+// A cluster the scheduler evicted (spec.evictions) keeps its objects until
+// the replicas replacing them are healthy everywhere (healthy), or until
+// the eviction's deadline: failover never leaves a gap it can avoid.
+func (e *Execution) removeLeft(ctx context.Context, b workv1alpha1.Binding, m Mapping, targets []target,
+	byName map[string]*clusterv1alpha1.Cluster, healthy bool) ([]workv1alpha1.ClusterStatus, time.Duration, error) {
 	keep := map[string]bool{}
 	for _, t := range targets {
 		keep[t.name] = true
 	}
 	var out []workv1alpha1.ClusterStatus
 	var firstErr error
+	var wait time.Duration
+	now := time.Now()
 	for _, prev := range b.GetBindingStatus().Clusters {
 		if keep[prev.Cluster] {
 			continue
 		}
 		keep[prev.Cluster] = true
+		if ev := evictionOf(b.GetSpec().Evictions, prev.Cluster); ev != nil && !healthy && now.Before(ev.Deadline.Time) && prev.Reason != reasonRemoving {
+			kept := prev
+			kept.Reason = reasonEvicting
+			kept.Message = fmt.Sprintf("kept until the replicas replacing it are healthy, at most until %s: %s",
+				ev.Deadline.UTC().Format(time.RFC3339), ev.Message)
+			out = append(out, kept)
+			if d := ev.Deadline.Sub(now); wait == 0 || d < wait {
+				wait = d
+			}
+			continue
+		}
 		if err := e.removeFrom(ctx, b, m, prev, byName[prev.Cluster]); err != nil {
 			out = append(out, workv1alpha1.ClusterStatus{Cluster: prev.Cluster, Reason: reasonRemoving, Message: err.Error(),
 				Health: workv1alpha1.HealthUnknown, Dependencies: prev.Dependencies})
@@ -635,7 +781,17 @@ func (e *Execution) removeLeft(ctx context.Context, b workv1alpha1.Binding, m Ma
 			firstErr = err
 		}
 	}
-	return out, firstErr
+	return out, wait, firstErr
+}
+
+// evictionOf is the eviction of cluster in es, or nil.
+func evictionOf(es []workv1alpha1.Eviction, cluster string) *workv1alpha1.Eviction {
+	for i := range es {
+		if es[i].Cluster == cluster {
+			return &es[i]
+		}
+	}
+	return nil
 }
 
 // removeFrom deletes the binding's objects, and the dependencies no other
