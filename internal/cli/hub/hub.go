@@ -14,11 +14,12 @@ import (
 	"github.com/flotilla-io/flotilla/internal/hub"
 	"github.com/flotilla-io/flotilla/internal/hub/clusterhealth"
 	"github.com/flotilla-io/flotilla/internal/hub/propagation"
+	"github.com/flotilla-io/flotilla/internal/scheduler"
 )
 
 // NewCommand returns `flotilla hub`.
 func NewCommand(conn *clientconfig.Options) *cobra.Command {
-	o := hub.Options{Health: clusterhealth.DefaultOptions(), Propagation: propagation.DefaultOptions()}
+	o := hub.Options{Health: clusterhealth.DefaultOptions(), Propagation: propagation.DefaultOptions(), Failover: scheduler.DefaultFailoverOptions()}
 	zo := zap.Options{}
 	cmd := &cobra.Command{
 		Use:   "hub",
@@ -67,6 +68,12 @@ health probes (/healthz, /readyz) on --health-probe-bind-address.`,
 	f.Float32Var(&o.Propagation.MemberQPS, "member-qps", o.Propagation.MemberQPS, "requests per second to each member by the propagation pipeline")
 	f.IntVar(&o.Propagation.MemberBurst, "member-burst", o.Propagation.MemberBurst, "burst of requests to each member by the propagation pipeline")
 	f.IntVar(&o.Health.Workers, "cluster-probe-workers", o.Health.Workers, "members probed at once")
+	f.DurationVar(&o.Failover.ClusterToleration, "cluster-failover-toleration", o.Failover.ClusterToleration,
+		"how long templates stay on a member that is not Ready before they move, unless their policy's failover.cluster.tolerationSeconds says otherwise")
+	f.Float64Var(&o.Failover.EvictionRate, "eviction-rate", o.Failover.EvictionRate, "templates per second that may leave failed members, fleet-wide")
+	f.IntVar(&o.Failover.EvictionBurst, "eviction-burst", o.Failover.EvictionBurst, "templates that may leave failed members at once, fleet-wide")
+	f.Float64Var(&o.UnhealthyFleetThreshold, "unhealthy-fleet-threshold", clusterhealth.DefaultUnhealthyFleetThreshold,
+		"share of not-Ready members (in a fleet of 3 or more) above which failover pauses, as the hub's own network is the likelier fault")
 	gfs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zo.BindFlags(gfs)
 	f.AddGoFlagSet(gfs)
