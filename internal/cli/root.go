@@ -13,12 +13,14 @@ import (
 
 	applycmd "github.com/flotilla-io/flotilla/internal/cli/apply"
 	"github.com/flotilla-io/flotilla/internal/cli/clientconfig"
+	"github.com/flotilla-io/flotilla/internal/cli/cordon"
 	"github.com/flotilla-io/flotilla/internal/cli/describe"
 	"github.com/flotilla-io/flotilla/internal/cli/down"
 	"github.com/flotilla-io/flotilla/internal/cli/get"
 	hubcmd "github.com/flotilla-io/flotilla/internal/cli/hub"
 	installcmd "github.com/flotilla-io/flotilla/internal/cli/install"
 	"github.com/flotilla-io/flotilla/internal/cli/join"
+	"github.com/flotilla-io/flotilla/internal/cli/rebalance"
 	"github.com/flotilla-io/flotilla/internal/cli/unjoin"
 	"github.com/flotilla-io/flotilla/internal/cli/up"
 	"github.com/flotilla-io/flotilla/internal/cli/version"
@@ -63,7 +65,8 @@ $FLOTILLA_HOME/kubeconfig/hub.yaml (FLOTILLA_HOME defaults to ~/.flotilla).`,
 			root.AddCommand(c)
 		}
 	}
-	add("fleet", applycmd.NewCommand(conn), get.NewCommand(conn), describe.NewCommand(conn), join.NewCommand(conn), unjoin.NewCommand(conn))
+	add("fleet", applycmd.NewCommand(conn), get.NewCommand(conn), describe.NewCommand(conn), join.NewCommand(conn), unjoin.NewCommand(conn),
+		cordon.NewCommand(conn), cordon.NewUncordonCommand(conn), cordon.NewTaintCommand(conn), rebalance.NewCommand(conn))
 	add("local", up.NewCommand(), down.NewCommand())
 	add("daemons", hubcmd.NewCommand(conn), installcmd.NewCommand(conn))
 	root.AddCommand(version.NewCommand())

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -160,7 +161,8 @@ func Clusters(ctx context.Context, c client.Client, w io.Writer, names []string,
 	}
 	cols := []output.Column{{Header: "NAME"}, {Header: "MODE"}, {Header: "READY"}, {Header: "VERSION"},
 		{Header: "REGION"}, {Header: "NODES"}, {Header: "AGE"},
-		{Header: "PROVIDER", Wide: true}, {Header: "ZONE", Wide: true}, {Header: "ENDPOINT", Wide: true}, {Header: "REASON", Wide: true}}
+		{Header: "PROVIDER", Wide: true}, {Header: "ZONE", Wide: true}, {Header: "ENDPOINT", Wide: true}, {Header: "REASON", Wide: true},
+		{Header: "TAINTS", Wide: true}}
 	rows := make([]output.Row, 0, len(items))
 	for _, cl := range items {
 		rows = append(rows, ClusterRow(&cl, now))
@@ -185,8 +187,21 @@ func ClusterRow(cl *clusterv1alpha1.Cluster, now time.Time) output.Row {
 	return output.Row{
 		cl.Name, mode, ready, dash(cl.Status.KubernetesVersion), dash(cl.Spec.Region), nodes,
 		output.Age(cl.CreationTimestamp.Time, now),
-		dash(cl.Spec.Provider), dash(cl.Spec.Zone), dash(cl.Spec.APIEndpoint), dash(reason),
+		dash(cl.Spec.Provider), dash(cl.Spec.Zone), dash(cl.Spec.APIEndpoint), dash(reason), taints(cl.Spec.Taints),
 	}
+}
+
+// taints lists taints as KEY[=VALUE]:EFFECT, comma-separated, the way
+// kubectl taint takes them.
+func taints(ts []corev1.Taint) string {
+	if len(ts) == 0 {
+		return "-"
+	}
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.ToString()
+	}
+	return strings.Join(out, ",")
 }
 
 func dash(s string) string {

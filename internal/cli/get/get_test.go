@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -73,4 +74,24 @@ func TestClustersGolden(t *testing.T) {
 	if err := Clusters(context.Background(), c, &b, []string{"nope"}, "", now); err == nil || err.Error() != "cluster nope not found" {
 		t.Errorf("unknown name: got %v", err)
 	}
+}
+
+func TestClustersWideTaints(t *testing.T) {
+	cordoned := cluster("member-cluster-2", "cloud-b", 3, metav1.ConditionTrue, 41*time.Second)
+	cordoned.Spec.Taints = []corev1.Taint{
+		{Key: clusterv1alpha1.TaintUnschedulable, Effect: corev1.TaintEffectNoSchedule},
+		{Key: clusterv1alpha1.TaintUnschedulable, Effect: corev1.TaintEffectNoExecute},
+	}
+	down := cluster("edge-cluster", "edge-1", 2, metav1.ConditionFalse, 3*time.Hour)
+	down.Spec.Taints = []corev1.Taint{
+		{Key: "dedicated", Value: "edge", Effect: corev1.TaintEffectNoSchedule},
+		{Key: clusterv1alpha1.TaintNotReady, Effect: corev1.TaintEffectNoExecute},
+	}
+	c := fake.NewClientBuilder().WithScheme(api.Scheme).WithObjects(
+		cluster("member-cluster-1", "cloud-a", 3, metav1.ConditionTrue, 41*time.Second), cordoned, down).Build()
+	var b bytes.Buffer
+	if err := Clusters(context.Background(), c, &b, nil, "wide", now); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "clusters-wide-taints.txt", b.Bytes())
 }
