@@ -197,3 +197,53 @@ func hubReady(ctx context.Context, ns, name string, want int32) error {
 	return nil
 }
 
+
+// TestCordonAndDrain: a cordoned cluster keeps what it runs but gets
+// nothing new; drained, what it runs moves away, and uncordoning moves
+// nothing back by itself.
+func TestCordonAndDrain(t *testing.T) {
+	framework.Require(t, env)
+	const ns = "drain"
+	createNamespace(t, ns)
+	both := []string{"member-cluster-1", "member-cluster-2"}
+	divided := policy(ns, "divided", policyv1alpha1.ResourceSelector{APIVersion: "apps/v1", Kind: "Deployment", Name: "api"}, both...)
+	divided.Spec.Placement.ReplicaScheduling = &policyv1alpha1.ReplicaSchedulingStrategy{ReplicaSchedulingType: policyv1alpha1.ReplicaSchedulingTypeDivided}
+	divided.Spec.Failover = fastFailover
+	create(t, divided, deployment(ns, "api", 2))
+	framework.Eventually(t, timeout, runs(t, ns, "api", map[string]int32{"member-cluster-1": 1, "member-cluster-2": 1}))
+
+	if out, err := flotilla(t, "cordon", "member-cluster-2"); err != nil {
+		t.Fatalf("cordon: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := flotilla(t, "uncordon", "member-cluster-2"); err != nil {
+			t.Errorf("uncordon: %v\n%s", err, out)
+		}
+	})
+	create(t, policy(ns, "copies", policyv1alpha1.ResourceSelector{APIVersion: "apps/v1", Kind: "Deployment", Name: "late"}, both...),
+		deployment(ns, "late", 1))
+	framework.Eventually(t, timeout, runs(t, ns, "late", map[string]int32{"member-cluster-1": 1}))
+	if err := runs(t, ns, "api", map[string]int32{"member-cluster-1": 1, "member-cluster-2": 1})(); err != nil {
+		t.Errorf("cordoning moved a running workload: %v", err)
+	}
+
+	if out, err := flotilla(t, "cordon", "--drain", "member-cluster-2"); err != nil {
+		t.Fatalf("cordon --drain: %v\n%s", err, out)
+	}
+	framework.Eventually(t, timeout, runs(t, ns, "api", map[string]int32{"member-cluster-1": 2}))
+	b, err := binding(t, ns, "api-deployment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Spec.Evictions) != 1 || b.Spec.Evictions[0].Reason != workv1alpha1.EvictionTaint {
+		t.Errorf("evictions = %+v, want member-cluster-2 for a taint", b.Spec.Evictions)
+	}
+	if out, err := flotilla(t, "uncordon", "member-cluster-2"); err != nil {
+		t.Fatalf("uncordon: %v\n%s", err, out)
+	}
+	// The late workload now gets its copy; api stays where it is.
+	framework.Eventually(t, timeout, runs(t, ns, "late", map[string]int32{"member-cluster-1": 1, "member-cluster-2": 1}))
+	if err := runs(t, ns, "api", map[string]int32{"member-cluster-1": 2})(); err != nil {
+		t.Errorf("uncordoning moved replicas back without a rebalance: %v", err)
+	}
+}
