@@ -197,7 +197,6 @@ func hubReady(ctx context.Context, ns, name string, want int32) error {
 	return nil
 }
 
-
 // TestCordonAndDrain: a cordoned cluster keeps what it runs but gets
 // nothing new; drained, what it runs moves away, and uncordoning moves
 // nothing back by itself.
