@@ -3,11 +3,10 @@ package overrides
 import (
 	"sort"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 
 	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/resourceselector"
 )
 
 // Kinds of override policy, as they appear in Policy.Kind and in an
@@ -26,11 +25,11 @@ type Specificity int
 const (
 	// SpecificityKind: the selector names only apiVersion and kind (and
 	// perhaps a namespace).
-	SpecificityKind Specificity = 1
+	SpecificityKind Specificity = resourceselector.Kind
 	// SpecificityLabelSelector: the selector chooses by labels.
-	SpecificityLabelSelector Specificity = 2
+	SpecificityLabelSelector Specificity = resourceselector.LabelSelector
 	// SpecificityName: the selector names the template.
-	SpecificityName Specificity = 3
+	SpecificityName Specificity = resourceselector.Name
 )
 
 // Policy is one override policy, of either kind, that matches a template.
@@ -103,41 +102,5 @@ func appliesBefore(a, b Policy) bool {
 // specMatch returns the best specificity of spec's selectors that match
 // obj, or 0 when none does.
 func specMatch(spec *policyv1alpha1.OverrideSpec, obj *unstructured.Unstructured, policyNamespace string) Specificity {
-	var best Specificity
-	for _, sel := range spec.ResourceSelectors {
-		if s := selectorMatch(sel, obj, policyNamespace); s > best {
-			best = s
-		}
-	}
-	return best
-}
-
-// selectorMatch returns how specifically sel selects obj, or 0 when it does
-// not. A non-empty policyNamespace confines an OverridePolicy to its
-// namespace.
-func selectorMatch(sel policyv1alpha1.ResourceSelector, obj *unstructured.Unstructured, policyNamespace string) Specificity {
-	if sel.APIVersion != obj.GetAPIVersion() || sel.Kind != obj.GetKind() {
-		return 0
-	}
-	ns := obj.GetNamespace()
-	if policyNamespace != "" && ns != policyNamespace {
-		return 0
-	}
-	if sel.Namespace != "" && sel.Namespace != ns {
-		return 0
-	}
-	if sel.Name != "" {
-		if sel.Name != obj.GetName() {
-			return 0
-		}
-		return SpecificityName
-	}
-	if sel.LabelSelector != nil {
-		s, err := metav1.LabelSelectorAsSelector(sel.LabelSelector)
-		if err != nil || !s.Matches(labels.Set(obj.GetLabels())) {
-			return 0
-		}
-		return SpecificityLabelSelector
-	}
-	return SpecificityKind
+	return Specificity(resourceselector.Best(spec.ResourceSelectors, obj, policyNamespace))
 }

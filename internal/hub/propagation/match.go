@@ -5,12 +5,11 @@ import (
 	"sort"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 
 	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/resourceselector"
 )
 
 // Kinds of policy, as they appear in a PolicyReference and in the claim
@@ -45,49 +44,18 @@ func Claim(r workv1alpha1.PolicyReference) string {
 // Selector specificities: naming one template beats selecting by labels,
 // which beats selecting the whole kind.
 const (
-	specificityKind  = 1
-	specificityLabel = 2
-	specificityName  = 3
+	specificityKind  = resourceselector.Kind
+	specificityLabel = resourceselector.LabelSelector
+	specificityName  = resourceselector.Name
 )
 
 // selectorMatch returns how specifically sel selects obj, or 0 when it
 // does not. policyNamespace confines a PropagationPolicy to its namespace.
-func selectorMatch(sel policyv1alpha1.ResourceSelector, obj *unstructured.Unstructured, policyNamespace string) int {
-	if sel.APIVersion != obj.GetAPIVersion() || sel.Kind != obj.GetKind() {
-		return 0
-	}
-	ns := obj.GetNamespace()
-	if policyNamespace != "" && ns != policyNamespace {
-		return 0
-	}
-	if sel.Namespace != "" && sel.Namespace != ns {
-		return 0
-	}
-	if sel.Name != "" {
-		if sel.Name != obj.GetName() {
-			return 0
-		}
-		return specificityName
-	}
-	if sel.LabelSelector != nil {
-		s, err := metav1.LabelSelectorAsSelector(sel.LabelSelector)
-		if err != nil || !s.Matches(labels.Set(obj.GetLabels())) {
-			return 0
-		}
-		return specificityLabel
-	}
-	return specificityKind
-}
+var selectorMatch = resourceselector.Match
 
 // specMatch returns the best specificity of any of spec's selectors.
 func specMatch(spec *policyv1alpha1.PropagationSpec, obj *unstructured.Unstructured, policyNamespace string) int {
-	best := 0
-	for _, sel := range spec.ResourceSelectors {
-		if s := selectorMatch(sel, obj, policyNamespace); s > best {
-			best = s
-		}
-	}
-	return best
+	return resourceselector.Best(spec.ResourceSelectors, obj, policyNamespace)
 }
 
 // candidates returns the policies that match obj, best first. The order is
