@@ -73,6 +73,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaseDuration:           ptr(15 * time.Second),
 		RenewDeadline:           ptr(10 * time.Second),
 		Cache: cache.Options{
+			// No controller reads managedFields: keep them out of the
+			// cache, which holds every binding and cluster.
+			DefaultTransform: cache.TransformStripManagedFields(),
 			// The hub reads Secrets only in its own namespace.
 			ByObject: map[client.Object]cache.ByObject{
 				&corev1.Secret{}: {Namespaces: map[string]cache.Config{member.Namespace: {}}},

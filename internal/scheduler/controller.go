@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -39,7 +40,7 @@ const DefaultWorkers = 8
 
 // conflictRetry is the wait before deciding again on a binding whose write
 // conflicted.
-const conflictRetry = time.Second
+const conflictRetry = 250 * time.Millisecond
 
 // Limits of what a binding records, from the API's validation.
 const (
@@ -354,7 +355,6 @@ func (r *Reconciler) recordNoFit(ctx context.Context, b workv1alpha1.Binding, re
 // writeStatus records res and cond in b's status, and writes it only if it
 // changed. It reports whether the Scheduled condition changed.
 func (r *Reconciler) writeStatus(ctx context.Context, b workv1alpha1.Binding, res Result, cond metav1.Condition) (bool, error) {
-	before := b.DeepCopyObject().(client.Object)
 	st := b.GetBindingStatus()
 	orig := st.DeepCopy()
 	cond.ObservedGeneration = b.GetGeneration()
@@ -368,13 +368,30 @@ func (r *Reconciler) writeStatus(ctx context.Context, b workv1alpha1.Binding, re
 	}
 	prev := meta.FindStatusCondition(orig.Conditions, cond.Type)
 	became := prev == nil || prev.Status != cond.Status || prev.Message != cond.Message
-	// Other controllers write their own conditions: the lock keeps this
-	// patch from overwriting theirs.
-	if err := r.client.Status().Patch(ctx, b, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+	// Server-side apply of the scheduler's own fields only: the execution
+	// writes its conditions and cluster results concurrently, and neither
+	// has to retry on the other's write.
+	mine := struct {
+		SchedulerObservedGeneration   int64                          `json:"schedulerObservedGeneration"`
+		SchedulingInputs              string                         `json:"schedulingInputs"`
+		SchedulerObservedAffinityName string                         `json:"schedulerObservedAffinityName,omitempty"`
+		Decisions                     []workv1alpha1.ClusterDecision `json:"decisions"`
+		Conditions                    []metav1.Condition             `json:"conditions"`
+	}{st.SchedulerObservedGeneration, st.SchedulingInputs, st.SchedulerObservedAffinityName, st.Decisions,
+		[]metav1.Condition{*meta.FindStatusCondition(st.Conditions, cond.Type)}}
+	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&mine)
+	if err != nil {
+		return false, err
+	}
+	u := workv1alpha1.StatusApplyObject(b, status)
+	if err := r.client.Status().Patch(ctx, u, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return false, fmt.Errorf("write scheduling status: %w", err)
 	}
 	return became, nil
 }
+
+// FieldManager is the scheduler's field manager for the bindings' status.
+const FieldManager = "flotilla-scheduler"
 
 // scheduledMessage says where the template goes.
 func scheduledMessage(res Result) string {

@@ -3,23 +3,18 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/localfleet"
-	"github.com/flotilla-io/flotilla/test/framework"
 )
 
 // Settings of BenchmarkFailover.
@@ -51,53 +46,15 @@ func BenchmarkFailover(b *testing.B) {
 }
 
 func runFailover(b *testing.B) {
-	root, err := framework.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	bins, err := localfleet.FindBinaries(root)
-	if err != nil {
-		b.Fatal(err)
-	}
-	home, err := framework.NewHome()
-	if err != nil {
-		b.Fatal(err)
-	}
-	e := &benchEnv{home: home, hubLog: filepath.Join(home, "flotilla-hub.log"),
-		members: map[string]kubernetes.Interface{}, memMeta: map[string]metadata.Interface{},
-		progress: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }}
-	defer func() {
-		e.hub.kill()
-		keepLog(e.hubLog)
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		if err := localfleet.Down(ctx, home, bins, nil); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: fleet down: %v\n", err)
-		}
-		_ = os.RemoveAll(home)
-	}()
-	ctx := context.Background()
 	var specs []localfleet.MemberSpec
 	for _, name := range benchMembers {
 		specs = append(specs, localfleet.MemberSpec{Name: name, Nodes: 2, ControllerQPS: memberControllerQPS})
 	}
-	f, err := localfleet.Up(ctx, localfleet.FleetOptions{Home: home, Binaries: bins, Members: specs, Progress: progressWriter{e.progress}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if e.bin, err = buildFlotilla(root, home); err != nil {
-		b.Fatal(err)
-	}
-	e.hubKC = f.Hub.ControllerKubeconfig
-	if err := e.clients(f); err != nil {
-		b.Fatal(err)
-	}
-	if e.hub, err = startHubProcess(ctx, e.bin, e.hubKC, e.hubLog, failoverProbeArgs...); err != nil {
-		b.Fatal(err)
-	}
-	if err := e.waitClustersReady(ctx, 2*time.Minute); err != nil {
-		b.Fatal(err)
-	}
+	e, f, root, done := startBench(b, specs)
+	defer done()
+	e.startHub(b, f, root, failoverProbeArgs...)
+	ctx := context.Background()
+	home := e.home
 
 	const ns = "failover"
 	if err := ensureNamespace(ctx, e.hubCS, ns); err != nil {

@@ -185,61 +185,18 @@ func runPropagation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	root, err := framework.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	bins, err := localfleet.FindBinaries(root)
-	if err != nil {
-		b.Fatal(err)
-	}
-	home, err := framework.NewHome()
-	if err != nil {
-		b.Fatal(err)
-	}
-	e := &benchEnv{home: home, hubLog: filepath.Join(home, "flotilla-hub.log"),
-		members: map[string]kubernetes.Interface{}, memMeta: map[string]metadata.Interface{},
-		progress: func(format string, args ...any) {
-			fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
-		}}
-	defer func() {
-		e.hub.kill()
-		keepLog(e.hubLog)
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		if err := localfleet.Down(ctx, home, bins, nil); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: fleet down: %v\n", err)
-		}
-		_ = os.RemoveAll(home)
-	}()
-	ctx := context.Background()
-
 	var specs []localfleet.MemberSpec
 	for _, name := range benchMembers {
 		specs = append(specs, localfleet.MemberSpec{Name: name, Nodes: 3, NodePods: "5000", ControllerQPS: memberControllerQPS})
 	}
 	start := time.Now()
-	f, err := localfleet.Up(ctx, localfleet.FleetOptions{Home: home, Binaries: bins, Members: specs,
-		Progress: progressWriter{e.progress}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	e, f, root, done := startBench(b, specs)
+	defer done()
+	ctx := context.Background()
 	rev := revision(root)
 	e.progress("fleet up after %.1fs; building flotilla at %s", time.Since(start).Seconds(), rev)
-	if e.bin, err = buildFlotilla(root, home); err != nil {
-		b.Fatal(err)
-	}
-	e.hubKC = f.Hub.ControllerKubeconfig
-	e.cpuGroups = cpuGroups(home, benchMembers)
-	if err := e.clients(f); err != nil {
-		b.Fatal(err)
-	}
-	if e.hub, err = startHubProcess(ctx, e.bin, e.hubKC, e.hubLog); err != nil {
-		b.Fatal(err)
-	}
-	if err := e.waitClustersReady(ctx, 2*time.Minute); err != nil {
-		b.Fatal(err)
-	}
+	e.cpuGroups = cpuGroups(e.home, benchMembers)
+	e.startHub(b, f, root)
 
 	var usages []phaseUsage
 	var bulks []bulkResult
@@ -285,6 +242,66 @@ func runPropagation(b *testing.B) {
 	report(b, bulks, lat, rs, usages)
 	if lines := grepLines(e.hubLog, "client-side throttling", 8); len(lines) > 0 {
 		fmt.Printf("\nflotilla hub log, client-side throttling (client-go logs such a wait over 1 s at most every 10 s):\n  %s\n", strings.Join(lines, "\n  "))
+	}
+}
+
+// startBench brings up a fleet with the members specs, as the benchmarks
+// share it, and returns the bench environment, the fleet, the repository
+// root, and the function that tears it all down.
+func startBench(b *testing.B, specs []localfleet.MemberSpec) (*benchEnv, *localfleet.Fleet, string, func()) {
+	root, err := framework.RepoRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	bins, err := localfleet.FindBinaries(root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	home, err := framework.NewHome()
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := &benchEnv{home: home, hubLog: filepath.Join(home, "flotilla-hub.log"),
+		members: map[string]kubernetes.Interface{}, memMeta: map[string]metadata.Interface{},
+		progress: func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+		}}
+	done := func() {
+		e.hub.kill()
+		keepLog(e.hubLog)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if err := localfleet.Down(ctx, home, bins, nil); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: fleet down: %v\n", err)
+		}
+		_ = os.RemoveAll(home)
+	}
+	f, err := localfleet.Up(context.Background(), localfleet.FleetOptions{Home: home, Binaries: bins, Members: specs,
+		Progress: progressWriter{e.progress}})
+	if err != nil {
+		done()
+		b.Fatal(err)
+	}
+	return e, f, root, done
+}
+
+// startHub builds flotilla, makes the clients, starts `flotilla hub` with
+// extra arguments and waits until the members are Ready.
+func (e *benchEnv) startHub(b *testing.B, f *localfleet.Fleet, root string, extra ...string) {
+	ctx := context.Background()
+	var err error
+	if e.bin, err = buildFlotilla(root, e.home); err != nil {
+		b.Fatal(err)
+	}
+	e.hubKC = f.Hub.ControllerKubeconfig
+	if err := e.clients(f); err != nil {
+		b.Fatal(err)
+	}
+	if e.hub, err = startHubProcess(ctx, e.bin, e.hubKC, e.hubLog, extra...); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.waitClustersReady(ctx, 2*time.Minute); err != nil {
+		b.Fatal(err)
 	}
 }
 

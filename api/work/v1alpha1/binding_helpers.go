@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -41,4 +42,21 @@ func NewBinding(namespaced bool) Binding {
 // name and its kind in lower case, as NAME-KIND.
 func BindingName(name, kind string) string {
 	return name + "-" + strings.ToLower(kind)
+}
+
+// StatusApplyObject returns the object of a server-side apply of b's
+// status: b's identity and status, nothing else. Each controller applies
+// only the status fields it owns, under its own field manager, so that
+// none overwrites another's and none needs an optimistic lock.
+func StatusApplyObject(b Binding, status map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"status": status}}
+	u.SetAPIVersion(GroupVersion.String())
+	if _, ok := b.(*ResourceBinding); ok {
+		u.SetKind("ResourceBinding")
+	} else {
+		u.SetKind("ClusterResourceBinding")
+	}
+	u.SetNamespace(b.GetNamespace())
+	u.SetName(b.GetName())
+	return u
 }

@@ -983,15 +983,6 @@ func (e *Execution) writeStatus(ctx context.Context, b workv1alpha1.Binding, res
 	if results == nil {
 		results = []workv1alpha1.ClusterStatus{}
 	}
-	u := &unstructured.Unstructured{Object: map[string]any{}}
-	u.SetAPIVersion(workv1alpha1.GroupVersion.String())
-	if _, ok := b.(*workv1alpha1.ResourceBinding); ok {
-		u.SetKind("ResourceBinding")
-	} else {
-		u.SetKind("ClusterResourceBinding")
-	}
-	u.SetNamespace(b.GetNamespace())
-	u.SetName(b.GetName())
 	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&struct {
 		Conditions []metav1.Condition           `json:"conditions"`
 		Clusters   []workv1alpha1.ClusterStatus `json:"clusters"`
@@ -999,7 +990,7 @@ func (e *Execution) writeStatus(ctx context.Context, b workv1alpha1.Binding, res
 	if err != nil {
 		return err
 	}
-	u.Object["status"] = status
+	u := workv1alpha1.StatusApplyObject(b, status)
 	gvr := workv1alpha1.GroupVersion.WithResource("resourcebindings")
 	ri := e.p.dynamic.Resource(gvr).Namespace(b.GetNamespace())
 	if u.GetKind() == "ClusterResourceBinding" {
