@@ -2,11 +2,15 @@ package scheduler
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -17,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -56,8 +61,11 @@ type Reconciler struct {
 	workers  int
 	clock    clock.PassiveClock
 	failover FailoverOptions
-	// evictions limits evictions fleet-wide.
-	evictions *rate.Limiter
+	// evictions limits evictions fleet-wide; reservations are the turns
+	// of the bindings waiting for it.
+	evictions    *rate.Limiter
+	mu           sync.Mutex
+	reservations map[types.NamespacedName]*rate.Reservation
 }
 
 // FailoverOptions are the hub's failover settings.
@@ -95,7 +103,8 @@ func WithClock(c clock.PassiveClock) Option { return func(r *Reconciler) { r.clo
 // NewReconciler returns a Reconciler that reads and writes through c and
 // records events on bindings with recorder.
 func NewReconciler(c client.Client, recorder events.EventRecorder, opts ...Option) *Reconciler {
-	r := &Reconciler{client: c, recorder: recorder, workers: DefaultWorkers, clock: clock.RealClock{}, failover: DefaultFailoverOptions()}
+	r := &Reconciler{client: c, recorder: recorder, workers: DefaultWorkers, clock: clock.RealClock{}, failover: DefaultFailoverOptions(),
+		reservations: map[types.NamespacedName]*rate.Reservation{}}
 	for _, f := range opts {
 		f(r)
 	}
@@ -157,7 +166,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// A change of the binding (its template, its policy, a rebalance
 		// request) decides afresh; a change of the clusters alone keeps
 		// what still works.
-		Sticky:         b.GetGeneration() == st.SchedulerObservedGeneration && meta.FindStatusCondition(st.Conditions, workv1alpha1.ConditionScheduled) != nil,
+		Sticky:         sticky(b),
 		UnhealthySince: unhealthySince(st),
 	})
 	var nf *NoFitError
@@ -171,7 +180,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if nf != nil {
 		// Cluster events, capacity freed included, bring the binding
 		// back; the clusters it runs on now are kept meanwhile.
-		err = r.recordNoFit(ctx, b, res, nf)
+		r.dropReservation(req.NamespacedName)
+		err = nil
+		if evictionsDue {
+			err = r.writeEvictions(ctx, b, evictions)
+		}
+		if err == nil {
+			err = r.recordNoFit(ctx, b, res, nf)
+		}
 	} else {
 		var wait time.Duration
 		wait, err = r.apply(ctx, b, res, evictions, now)
@@ -189,6 +205,40 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: requeue(res.RequeueAfter, b.GetSpec().Evictions, now)}, nil
+}
+
+// sticky says whether only the clusters changed since b's last decision,
+// so that a placement that still works is kept: b's spec, apart from the
+// scheduler's own fields, is the one the decision was made on.
+func sticky(b workv1alpha1.Binding) bool {
+	st := b.GetBindingStatus()
+	if meta.FindStatusCondition(st.Conditions, workv1alpha1.ConditionScheduled) == nil {
+		return false
+	}
+	if st.SchedulerObservedSpec == "" {
+		// Decided by an older hub.
+		return b.GetGeneration() == st.SchedulerObservedGeneration
+	}
+	return st.SchedulerObservedSpec == specFingerprint(b.GetSpec())
+}
+
+// specFingerprint hashes spec without the scheduler's own fields.
+func specFingerprint(spec *workv1alpha1.BindingSpec) string {
+	s := *spec
+	s.Clusters, s.Evictions = nil, nil
+	data, _ := json.Marshal(&s)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
+}
+
+// writeEvictions writes spec.evictions alone.
+func (r *Reconciler) writeEvictions(ctx context.Context, b workv1alpha1.Binding, evictions []workv1alpha1.Eviction) error {
+	before := b.DeepCopyObject().(client.Object)
+	b.GetSpec().Evictions = evictions
+	if err := r.client.Patch(ctx, b, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("write spec.evictions: %w", err)
+	}
+	return nil
 }
 
 // unhealthySince reads, from a binding's status, since when the template
@@ -271,10 +321,12 @@ func (r *Reconciler) apply(ctx context.Context, b workv1alpha1.Binding, res Resu
 	log := ctrl.LoggerFrom(ctx)
 	spec := b.GetSpec()
 	moved := !slices.Equal(spec.Clusters, res.Clusters)
+	key := client.ObjectKeyFromObject(b)
+	if !moved || len(res.Evicted) == 0 {
+		r.dropReservation(key)
+	}
 	if moved && len(res.Evicted) > 0 {
-		rv := r.evictions.ReserveN(now, 1)
-		if d := rv.DelayFrom(now); d > 0 {
-			rv.CancelAt(now)
+		if d := r.evictionDelay(key, now); d > 0 {
 			metrics.EvictionsThrottled.Inc()
 			log.V(1).Info("eviction postponed by the fleet-wide rate limit", "binding", klog.KObj(b), "after", d)
 			return d, nil
@@ -324,6 +376,39 @@ func (r *Reconciler) apply(ctx context.Context, b workv1alpha1.Binding, res Resu
 	return 0, nil
 }
 
+// evictionDelay takes the binding's turn in the fleet-wide eviction limit:
+// zero when it may evict now, else how long to wait. A binding keeps its
+// reservation while it waits, so that waiting bindings go in order rather
+// than race for each token.
+func (r *Reconciler) evictionDelay(key types.NamespacedName, now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rv, ok := r.reservations[key]
+	if !ok {
+		rv = r.evictions.ReserveN(now, 1)
+		if !rv.OK() {
+			return time.Second
+		}
+		r.reservations[key] = rv
+	}
+	if d := rv.DelayFrom(now); d > 0 {
+		return d
+	}
+	delete(r.reservations, key)
+	return 0
+}
+
+// dropReservation gives back the eviction turn of a binding that no
+// longer needs it.
+func (r *Reconciler) dropReservation(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rv, ok := r.reservations[key]; ok {
+		rv.Cancel()
+		delete(r.reservations, key)
+	}
+}
+
 // recordNoFit records a failed decision. spec.clusters is left alone, so
 // that a workload is not taken down because it cannot be placed again.
 func (r *Reconciler) recordNoFit(ctx context.Context, b workv1alpha1.Binding, res Result, nf *NoFitError) error {
@@ -359,6 +444,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, b workv1alpha1.Binding, re
 	orig := st.DeepCopy()
 	cond.ObservedGeneration = b.GetGeneration()
 	st.SchedulerObservedGeneration = b.GetGeneration()
+	st.SchedulerObservedSpec = specFingerprint(b.GetSpec())
 	st.SchedulingInputs = res.Inputs
 	st.SchedulerObservedAffinityName = res.AffinityName
 	st.Decisions = capDecisions(res.Decisions)
@@ -373,11 +459,12 @@ func (r *Reconciler) writeStatus(ctx context.Context, b workv1alpha1.Binding, re
 	// has to retry on the other's write.
 	mine := struct {
 		SchedulerObservedGeneration   int64                          `json:"schedulerObservedGeneration"`
+		SchedulerObservedSpec         string                         `json:"schedulerObservedSpec"`
 		SchedulingInputs              string                         `json:"schedulingInputs"`
 		SchedulerObservedAffinityName string                         `json:"schedulerObservedAffinityName,omitempty"`
 		Decisions                     []workv1alpha1.ClusterDecision `json:"decisions"`
 		Conditions                    []metav1.Condition             `json:"conditions"`
-	}{st.SchedulerObservedGeneration, st.SchedulingInputs, st.SchedulerObservedAffinityName, st.Decisions,
+	}{st.SchedulerObservedGeneration, st.SchedulerObservedSpec, st.SchedulingInputs, st.SchedulerObservedAffinityName, st.Decisions,
 		[]metav1.Condition{*meta.FindStatusCondition(st.Conditions, cond.Type)}}
 	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&mine)
 	if err != nil {

@@ -1,13 +1,18 @@
 package scheduler
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
@@ -272,5 +277,107 @@ func TestApplicationFailover(t *testing.T) {
 	}
 	if diff := cmp.Diff(targets("member-1", 2), res.Clusters); diff != "" {
 		t.Errorf("while evicted (-want +got):\n%s", diff)
+	}
+}
+
+// TestFailoverBlockedIsQuiet: a binding whose only cluster failed, with
+// nowhere to go, records why once: later passes write nothing, say nothing
+// more, and do not spin.
+func TestFailoverBlockedIsQuiet(t *testing.T) {
+	spec := MakeSpec(3).Affinity("member-2").Obj()
+	spec.Clusters = targets("member-2", 3)
+	b := rb(spec)
+	b.Status.Conditions = []metav1.Condition{{Type: workv1alpha1.ConditionScheduled, Status: metav1.ConditionTrue, Reason: workv1alpha1.ReasonScheduled}}
+	b.Status.SchedulerObservedGeneration = 1
+	b.Spec.Evictions = []workv1alpha1.Eviction{{Cluster: "member-3", Reason: workv1alpha1.EvictionClusterFailure,
+		Deadline: metav1.NewTime(t0.Add(-time.Hour))}}
+	f := newFixture(t, append(clusterObjs(MakeCluster("member-1").Pods(10), down(MakeCluster("member-2").Pods(10), t0)), b)...)
+	clk := clocktesting.NewFakePassiveClock(t0.Add(2 * time.Minute))
+	f.r = NewReconciler(f.client, f.events, WithClock(clk))
+
+	f.reconcile("default", "web-deployment")
+	var got workv1alpha1.ResourceBinding
+	if err := f.client.Get(context.Background(), client.ObjectKeyFromObject(b), &got); err != nil {
+		t.Fatal(err)
+	}
+	cond := meta.FindStatusCondition(got.Status.Conditions, workv1alpha1.ConditionScheduled)
+	if cond == nil || cond.Reason != workv1alpha1.ReasonFailoverBlocked || !strings.Contains(cond.Message, "nothing is deleted") {
+		t.Fatalf("Scheduled = %+v", cond)
+	}
+	if diff := cmp.Diff(targets("member-2", 3), got.Spec.Clusters); diff != "" || len(got.Spec.Evictions) != 0 {
+		t.Errorf("placement changed (-want +got), or the expired eviction stayed (%v):\n%s", got.Spec.Evictions, diff)
+	}
+	if e := f.event(); !strings.HasPrefix(e, "Warning FailoverBlocked failover blocked") {
+		t.Errorf("event %q", e)
+	}
+	rv := got.ResourceVersion
+	for i := 0; i < 3; i++ {
+		clk.SetTime(clk.Now().Add(time.Second))
+		f.reconcile("default", "web-deployment")
+	}
+	if err := f.client.Get(context.Background(), client.ObjectKeyFromObject(b), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ResourceVersion != rv {
+		t.Error("the binding was written again")
+	}
+	if e := f.event(); e != "" {
+		t.Errorf("another event: %q", e)
+	}
+}
+
+// TestStickyAfterOwnSpecWrite: the scheduler's own spec write bumps the
+// generation; if its status write then fails, the next pass must still
+// keep the placement rather than decide afresh.
+func TestStickyAfterOwnSpecWrite(t *testing.T) {
+	spec := MakeSpec(3).Weight(2, "member-1").Weight(1, "member-2").Obj()
+	spec.Clusters = targets("member-1", 3)
+	b := rb(spec)
+	b.Generation = 5
+	b.Status.SchedulerObservedGeneration = 4
+	b.Status.SchedulerObservedSpec = specFingerprint(spec)
+	b.Status.Conditions = []metav1.Condition{{Type: workv1alpha1.ConditionScheduled, Status: metav1.ConditionTrue, Reason: workv1alpha1.ReasonScheduled}}
+	f := newFixture(t, append(clusterObjs(MakeCluster("member-1").Pods(10), MakeCluster("member-2").Pods(10)), b)...)
+	f.reconcile("default", "web-deployment")
+	var got workv1alpha1.ResourceBinding
+	if err := f.client.Get(context.Background(), client.ObjectKeyFromObject(b), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(targets("member-1", 3), got.Spec.Clusters); diff != "" {
+		t.Errorf("replicas moved without a rebalance (-want +got):\n%s", diff)
+	}
+	// A rebalance request changes the spec: now they move.
+	now := metav1.NewTime(t0)
+	got.Spec.RescheduleTriggeredAt = &now
+	if err := f.client.Update(context.Background(), &got); err != nil {
+		t.Fatal(err)
+	}
+	f.reconcile("default", "web-deployment")
+	if err := f.client.Get(context.Background(), client.ObjectKeyFromObject(b), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(targets("member-1", 2, "member-2", 1), got.Spec.Clusters); diff != "" {
+		t.Errorf("after rebalance (-want +got):\n%s", diff)
+	}
+}
+
+// TestEvictionTurnsAreKept: bindings waiting for the eviction limit keep
+// their turn; each is told when, rather than all racing for every token.
+func TestEvictionTurnsAreKept(t *testing.T) {
+	r := NewReconciler(nil, nil, WithFailover(FailoverOptions{ClusterToleration: time.Minute, EvictionRate: 1, EvictionBurst: 1}))
+	keys := []types.NamespacedName{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+	var delays []time.Duration
+	for _, k := range keys {
+		delays = append(delays, r.evictionDelay(k, t0))
+	}
+	if delays[0] != 0 || delays[1] != time.Second || delays[2] != 2*time.Second {
+		t.Errorf("delays %v, want 0s 1s 2s", delays)
+	}
+	// b asks again before its turn: still 1 s from t0, not a new turn.
+	if d := r.evictionDelay(keys[1], t0.Add(500*time.Millisecond)); d != 500*time.Millisecond {
+		t.Errorf("b's second ask: %v", d)
+	}
+	if d := r.evictionDelay(keys[1], t0.Add(time.Second)); d != 0 {
+		t.Errorf("b at its turn: %v", d)
 	}
 }

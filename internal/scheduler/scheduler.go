@@ -436,6 +436,11 @@ func (st *state) scheduleTerm(cs []*clusterv1alpha1.Cluster, cur map[string]int6
 			if free := freeReplicas(c, spec.ReplicaRequirements); free >= 0 {
 				cand.available = free + cand.current
 			}
+			if cand.running && readiness(c) != "" {
+				// Not Ready, within its toleration: it keeps what it runs
+				// and gets no more.
+				cand.available = cand.current
+			}
 		}
 		if m == modeStatic {
 			cand.weight = staticWeight(spec.Placement.ReplicaScheduling.WeightPreference.StaticWeightList, c)
@@ -564,8 +569,8 @@ func (st *state) unhealthy(cluster string) string {
 		st.wakeAt(at)
 		return ""
 	}
-	return fmt.Sprintf("the workload has been unhealthy here for %s, longer than failover.application.tolerationSeconds (%s)",
-		st.opts.Now.Sub(since).Round(time.Second), limit)
+	return fmt.Sprintf("the workload has been unhealthy here since %s, longer than failover.application.tolerationSeconds (%s)",
+		since.UTC().Format(time.RFC3339), limit)
 }
 
 // readiness returns why c is not Ready, or "" when it is.

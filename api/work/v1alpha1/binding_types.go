@@ -250,6 +250,13 @@ type BindingStatus struct {
 	// +optional
 	SchedulingInputs string `json:"schedulingInputs,omitempty"`
 
+	// schedulerObservedSpec fingerprints the spec the last decision was made
+	// on, without the scheduler's own fields (clusters, evictions): when it
+	// is unchanged, only the clusters changed, and a placement that still
+	// works is kept.
+	// +optional
+	SchedulerObservedSpec string `json:"schedulerObservedSpec,omitempty"`
+
 	// schedulerObservedAffinityName is the clusterAffinities group the last
 	// decision used.
 	// +optional
@@ -290,6 +297,11 @@ const (
 	HealthHealthy   = "Healthy"
 	HealthUnhealthy = "Unhealthy"
 	HealthUnknown   = "Unknown"
+	// HealthProgressing: a rollout is under way (the member has not
+	// observed the latest spec, or not every replica is updated yet), and
+	// has not exceeded its progress deadline. Application failover does
+	// not count it as a failure.
+	HealthProgressing = "Progressing"
 )
 
 // ClusterStatus is one member's result.
@@ -306,7 +318,8 @@ type ClusterStatus struct {
 	// message is the apply result, with the member's exact error on failure.
 	// +optional
 	Message string `json:"message,omitempty"`
-	// health is Healthy, Unhealthy or Unknown, by the kind's health rule.
+	// health is Healthy, Progressing (a rollout under way), Unhealthy or
+	// Unknown, by the kind's health rule.
 	// +optional
 	Health string `json:"health,omitempty"`
 	// generation of the object in the member.

@@ -33,6 +33,15 @@ health probes (/healthz, /readyz) on --health-probe-bind-address.`,
 			if o.Health.FailureThreshold < 1 {
 				return fmt.Errorf("--cluster-failure-threshold must be at least 1")
 			}
+			if o.Failover.EvictionRate <= 0 || o.Failover.EvictionBurst < 1 {
+				return fmt.Errorf("--eviction-rate must be above 0 and --eviction-burst at least 1")
+			}
+			if o.UnhealthyFleetThreshold <= 0 || o.UnhealthyFleetThreshold > 1 {
+				return fmt.Errorf("--unhealthy-fleet-threshold must be in (0, 1]; 1 never pauses failover")
+			}
+			if o.Failover.ClusterToleration < 0 {
+				return fmt.Errorf("--cluster-failover-toleration must not be negative")
+			}
 			cfg, err := conn.RESTConfig()
 			if err != nil {
 				return err

@@ -143,8 +143,7 @@ func (r *TaintReconciler) sync(ctx context.Context, c *clusterv1alpha1.Cluster, 
 	// The lock keeps a concurrent `flotilla taint` from being lost.
 	err := r.client.Patch(ctx, c, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}),
 		client.FieldOwner(taintFieldManager))
-	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-		// The update event brings the fleet back.
+	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {

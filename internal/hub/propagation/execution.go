@@ -140,8 +140,9 @@ func (e *Execution) watch(ctx context.Context) error {
 	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(old, o any) {
 			oc, nc := old.(*clusterv1alpha1.Cluster), o.(*clusterv1alpha1.Cluster)
-			// Labels pick the clusters of override rules.
-			if ready(oc) != ready(nc) || oc.Spec.APIEndpoint != nc.Spec.APIEndpoint || !maps.Equal(oc.Labels, nc.Labels) {
+			// Labels and fields pick the clusters of override rules.
+			if ready(oc) != ready(nc) || !maps.Equal(oc.Labels, nc.Labels) || oc.Spec.APIEndpoint != nc.Spec.APIEndpoint ||
+				oc.Spec.Provider != nc.Spec.Provider || oc.Spec.Region != nc.Spec.Region || oc.Spec.Zone != nc.Spec.Zone {
 				e.enqueueAll(ctx)
 			}
 		},
@@ -753,7 +754,20 @@ func (e *Execution) removeLeft(ctx context.Context, b workv1alpha1.Binding, m Ma
 			continue
 		}
 		keep[prev.Cluster] = true
-		if ev := evictionOf(b.GetSpec().Evictions, prev.Cluster); ev != nil && !healthy && now.Before(ev.Deadline.Time) && prev.Reason != reasonRemoving {
+		ev := evictionOf(b.GetSpec().Evictions, prev.Cluster)
+		if c := byName[prev.Cluster]; ev != nil && c != nil && ready(c) {
+			// A cluster just back from a failure: the scheduler may give
+			// it its templates again (a Duplicated placement does). Wait
+			// for that decision rather than delete and recreate.
+			if at := readySince(c).Add(recoveredHold); now.Before(at) {
+				out = append(out, prev)
+				if d := at.Sub(now); wait == 0 || d < wait {
+					wait = d
+				}
+				continue
+			}
+		}
+		if ev != nil && !healthy && now.Before(ev.Deadline.Time) && prev.Reason != reasonRemoving {
 			kept := prev
 			kept.Reason = reasonEvicting
 			kept.Message = fmt.Sprintf("kept until the replicas replacing it are healthy, at most until %s: %s",
@@ -782,6 +796,19 @@ func (e *Execution) removeLeft(ctx context.Context, b workv1alpha1.Binding, m Ma
 		}
 	}
 	return out, wait, firstErr
+}
+
+// recoveredHold is how long a cluster back from a failure keeps the
+// objects of templates that moved away, for the scheduler to decide
+// whether they come back.
+const recoveredHold = 5 * time.Second
+
+// readySince is when c's Ready condition last turned True.
+func readySince(c *clusterv1alpha1.Cluster) time.Time {
+	if cond := meta.FindStatusCondition(c.Status.Conditions, clusterv1alpha1.ConditionReady); cond != nil {
+		return cond.LastTransitionTime.Time
+	}
+	return time.Time{}
 }
 
 // evictionOf is the eviction of cluster in es, or nil.

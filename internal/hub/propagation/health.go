@@ -40,7 +40,21 @@ func nested(o *unstructured.Unstructured, fields ...string) int64 {
 	return v
 }
 
-// health applies the kind's health rule to an object in a member.
+// deadlineExceeded reports whether a Deployment's rollout passed its
+// progressDeadlineSeconds: the Progressing condition is False.
+func deadlineExceeded(live *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(live.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, _ := c.(map[string]any); m["type"] == "Progressing" && m["status"] == "False" {
+			return true
+		}
+	}
+	return false
+}
+
+// health applies the kind's health rule to an object in a member. A
+// workload whose rollout is under way is Progressing, not Unhealthy, so
+// that application failover does not move it for being updated.
 func health(live *unstructured.Unstructured) string {
 	gen := live.GetGeneration()
 	observed, hasObserved, _ := unstructured.NestedInt64(live.Object, "status", "observedGeneration")
@@ -60,12 +74,28 @@ func health(live *unstructured.Unstructured) string {
 		if !hasObserved {
 			return workv1alpha1.HealthUnknown
 		}
-		return ok(current && nested(live, "status", "updatedReplicas") >= want && nested(live, "status", "availableReplicas") >= want)
+		updated := nested(live, "status", "updatedReplicas") >= want
+		switch {
+		case current && updated && nested(live, "status", "availableReplicas") >= want:
+			return workv1alpha1.HealthHealthy
+		case deadlineExceeded(live):
+			return workv1alpha1.HealthUnhealthy
+		case !current || !updated:
+			return workv1alpha1.HealthProgressing
+		}
+		return workv1alpha1.HealthUnhealthy
 	case "apps/v1/StatefulSet":
 		if !hasObserved {
 			return workv1alpha1.HealthUnknown
 		}
-		return ok(current && nested(live, "status", "readyReplicas") >= want && nested(live, "status", "updatedReplicas") >= want)
+		updated := nested(live, "status", "updatedReplicas") >= want
+		switch {
+		case current && updated && nested(live, "status", "readyReplicas") >= want:
+			return workv1alpha1.HealthHealthy
+		case !current || !updated:
+			return workv1alpha1.HealthProgressing
+		}
+		return workv1alpha1.HealthUnhealthy
 	case "apps/v1/ReplicaSet":
 		return ok(current && nested(live, "status", "readyReplicas") >= want)
 	case "apps/v1/DaemonSet":
@@ -73,7 +103,14 @@ func health(live *unstructured.Unstructured) string {
 			return workv1alpha1.HealthUnknown
 		}
 		d := nested(live, "status", "desiredNumberScheduled")
-		return ok(current && nested(live, "status", "numberReady") >= d && nested(live, "status", "updatedNumberScheduled") >= d)
+		updated := nested(live, "status", "updatedNumberScheduled") >= d
+		switch {
+		case current && updated && nested(live, "status", "numberReady") >= d:
+			return workv1alpha1.HealthHealthy
+		case !current || !updated:
+			return workv1alpha1.HealthProgressing
+		}
+		return workv1alpha1.HealthUnhealthy
 	case "batch/v1/Job":
 		conds, _, _ := unstructured.NestedSlice(live.Object, "status", "conditions")
 		for _, c := range conds {

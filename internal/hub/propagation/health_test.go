@@ -46,6 +46,8 @@ func TestHealth(t *testing.T) {
 		healthy   = workv1alpha1.HealthHealthy
 		unhealthy = workv1alpha1.HealthUnhealthy
 		unknown   = workv1alpha1.HealthUnknown
+		// A rollout under way: not a failure, for application failover.
+		progressing = workv1alpha1.HealthProgressing
 	)
 	deploy := func(gen int64, spec, status map[string]any) *unstructured.Unstructured {
 		return memberObject("apps/v1", "Deployment", gen, spec, status)
@@ -103,16 +105,23 @@ func TestHealth(t *testing.T) {
 			obj: deploy(1, st("replicas", 2), st("observedGeneration", 1, "updatedReplicas", 3, "availableReplicas", 3)), want: healthy,
 		},
 		"Deployment not yet observed": {
-			obj: deploy(3, st("replicas", 2), st("observedGeneration", 2, "updatedReplicas", 2, "availableReplicas", 2)), want: unhealthy,
+			obj: deploy(3, st("replicas", 2), st("observedGeneration", 2, "updatedReplicas", 2, "availableReplicas", 2)), want: progressing,
 		},
 		"Deployment rolling out": {
-			obj: deploy(2, st("replicas", 3), st("observedGeneration", 2, "updatedReplicas", 2, "availableReplicas", 3)), want: unhealthy,
+			obj: deploy(2, st("replicas", 3), st("observedGeneration", 2, "updatedReplicas", 2, "availableReplicas", 3)), want: progressing,
+		},
+		"Deployment past its progress deadline": {
+			obj: func() *unstructured.Unstructured {
+				d := deploy(2, st("replicas", 3), st("observedGeneration", 2, "updatedReplicas", 1, "availableReplicas", 2))
+				_ = unstructured.SetNestedSlice(d.Object, []any{map[string]any{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}}, "status", "conditions")
+				return d
+			}(), want: unhealthy,
 		},
 		"Deployment not available": {
 			obj: deploy(2, st("replicas", 3), st("observedGeneration", 2, "updatedReplicas", 3, "availableReplicas", 1)), want: unhealthy,
 		},
 		"Deployment without replicas wants one": {
-			obj: deploy(1, map[string]any{}, st("observedGeneration", 1)), want: unhealthy,
+			obj: deploy(1, map[string]any{}, st("observedGeneration", 1)), want: progressing,
 		},
 		"Deployment without replicas, one available": {
 			obj: deploy(1, map[string]any{}, st("observedGeneration", 1, "updatedReplicas", 1, "availableReplicas", 1)), want: healthy,
@@ -131,10 +140,10 @@ func TestHealth(t *testing.T) {
 			obj: sts(2, st("replicas", 3), st("observedGeneration", 2, "readyReplicas", 2, "updatedReplicas", 3)), want: unhealthy,
 		},
 		"StatefulSet not updated": {
-			obj: sts(2, st("replicas", 3), st("observedGeneration", 2, "readyReplicas", 3, "updatedReplicas", 1)), want: unhealthy,
+			obj: sts(2, st("replicas", 3), st("observedGeneration", 2, "readyReplicas", 3, "updatedReplicas", 1)), want: progressing,
 		},
 		"StatefulSet behind its generation": {
-			obj: sts(3, st("replicas", 3), st("observedGeneration", 2, "readyReplicas", 3, "updatedReplicas", 3)), want: unhealthy,
+			obj: sts(3, st("replicas", 3), st("observedGeneration", 2, "readyReplicas", 3, "updatedReplicas", 3)), want: progressing,
 		},
 		// ReplicaSet
 		"ReplicaSet ready": {
@@ -163,10 +172,10 @@ func TestHealth(t *testing.T) {
 			obj: ds(1, st("observedGeneration", 1, "desiredNumberScheduled", 3, "numberReady", 2, "updatedNumberScheduled", 3)), want: unhealthy,
 		},
 		"DaemonSet not updated everywhere": {
-			obj: ds(1, st("observedGeneration", 1, "desiredNumberScheduled", 3, "numberReady", 3, "updatedNumberScheduled", 2)), want: unhealthy,
+			obj: ds(1, st("observedGeneration", 1, "desiredNumberScheduled", 3, "numberReady", 3, "updatedNumberScheduled", 2)), want: progressing,
 		},
 		"DaemonSet behind its generation": {
-			obj: ds(2, st("observedGeneration", 1, "desiredNumberScheduled", 3, "numberReady", 3, "updatedNumberScheduled", 3)), want: unhealthy,
+			obj: ds(2, st("observedGeneration", 1, "desiredNumberScheduled", 3, "numberReady", 3, "updatedNumberScheduled", 3)), want: progressing,
 		},
 		// Job
 		"Job without status":   {obj: job(), want: healthy},

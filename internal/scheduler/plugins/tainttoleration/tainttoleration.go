@@ -95,8 +95,10 @@ func Running(tolerations []corev1.Toleration, c *clusterv1alpha1.Cluster, now ti
 		deadline := added.Add(limit)
 		if !now.Before(deadline) {
 			if t.Key == clusterv1alpha1.TaintNotReady {
-				return Verdict{Reason: fmt.Sprintf("not Ready for %s, longer than the failover toleration of %s",
-					now.Sub(added).Round(time.Second), limit), Eviction: workv1alpha1.EvictionClusterFailure}
+				// The message must not change from one pass to the next:
+				// it is the binding's condition and events.
+				return Verdict{Reason: fmt.Sprintf("not Ready since %s, longer than the failover toleration of %s",
+					added.UTC().Format(time.RFC3339), limit), Eviction: workv1alpha1.EvictionClusterFailure}
 			}
 			return Verdict{Reason: fmt.Sprintf("taint %s tolerated for %s only", t.ToString(), limit), Eviction: workv1alpha1.EvictionTaint}
 		}
