@@ -15,12 +15,15 @@ import (
 	"github.com/flotilla-io/flotilla/internal/cli/clientconfig"
 	"github.com/flotilla-io/flotilla/internal/cli/cordon"
 	"github.com/flotilla-io/flotilla/internal/cli/describe"
+	doctorcmd "github.com/flotilla-io/flotilla/internal/cli/doctor"
 	"github.com/flotilla-io/flotilla/internal/cli/down"
 	"github.com/flotilla-io/flotilla/internal/cli/get"
 	hubcmd "github.com/flotilla-io/flotilla/internal/cli/hub"
 	installcmd "github.com/flotilla-io/flotilla/internal/cli/install"
 	"github.com/flotilla-io/flotilla/internal/cli/join"
+	"github.com/flotilla-io/flotilla/internal/cli/promote"
 	"github.com/flotilla-io/flotilla/internal/cli/rebalance"
+	"github.com/flotilla-io/flotilla/internal/cli/top"
 	"github.com/flotilla-io/flotilla/internal/cli/unjoin"
 	"github.com/flotilla-io/flotilla/internal/cli/up"
 	"github.com/flotilla-io/flotilla/internal/cli/version"
@@ -66,7 +69,8 @@ $FLOTILLA_HOME/kubeconfig/hub.yaml (FLOTILLA_HOME defaults to ~/.flotilla).`,
 		}
 	}
 	add("fleet", applycmd.NewCommand(conn), get.NewCommand(conn), describe.NewCommand(conn), join.NewCommand(conn), unjoin.NewCommand(conn),
-		cordon.NewCommand(conn), cordon.NewUncordonCommand(conn), cordon.NewTaintCommand(conn), rebalance.NewCommand(conn))
+		cordon.NewCommand(conn), cordon.NewUncordonCommand(conn), cordon.NewTaintCommand(conn), rebalance.NewCommand(conn), doctorcmd.NewCommand(conn))
+	add("fleet", top.NewCommand(conn), promote.NewCommand(conn))
 	add("local", up.NewCommand(), down.NewCommand())
 	add("daemons", hubcmd.NewCommand(conn), installcmd.NewCommand(conn))
 	root.AddCommand(version.NewCommand())

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flotilla-io/flotilla/api"
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/hub/bindingmetrics"
 	"github.com/flotilla-io/flotilla/internal/hub/clusterhealth"
 	"github.com/flotilla-io/flotilla/internal/hub/propagation"
 	"github.com/flotilla-io/flotilla/internal/member"
@@ -111,6 +112,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	if err := propagation.SetupWithManager(mgr, cfg, o.Propagation); err != nil {
 		return nil, fmt.Errorf("propagation pipeline: %w", err)
+	}
+	if err := bindingmetrics.Register(mgr.GetClient()); err != nil {
+		return nil, fmt.Errorf("binding metrics: %w", err)
 	}
 	return mgr, nil
 }
