@@ -24,6 +24,7 @@ import (
 	"github.com/flotilla-io/flotilla/internal/cli/clientconfig"
 	"github.com/flotilla-io/flotilla/internal/cli/get"
 	"github.com/flotilla-io/flotilla/internal/cli/output"
+	"github.com/flotilla-io/flotilla/internal/membership"
 )
 
 // NewCommand returns `flotilla describe`.
@@ -150,11 +151,27 @@ func Cluster(ctx context.Context, c client.Client, w io.Writer, name string, now
 	var cl clusterv1alpha1.Cluster
 	if err := c.Get(ctx, client.ObjectKey{Name: name}, &cl); err != nil {
 		if apierrors.IsNotFound(err) {
-			return clusterNotFound(name)
+			return notJoined(listEvents(ctx, c, "Cluster", "", name), name, now)
 		}
 		return err
 	}
 	return PrintCluster(w, &cl, listEvents(ctx, c, "Cluster", "", name), now)
+}
+
+// notJoined is the error of describing a cluster that is not in the fleet:
+// with the last failed join of that name, when the hub recorded one.
+func notJoined(events []corev1.Event, name string, now time.Time) error {
+	var last *corev1.Event
+	for i := range events {
+		e := &events[i]
+		if e.Reason == membership.ReasonJoinFailed && (last == nil || e.LastTimestamp.After(last.LastTimestamp.Time)) {
+			last = e
+		}
+	}
+	if last == nil {
+		return clusterNotFound(name)
+	}
+	return fmt.Errorf("cluster %q is not joined: the last attempt, %s ago, %s", name, output.Age(last.LastTimestamp.Time, now), last.Message)
 }
 
 func clusterNotFound(name string) error {

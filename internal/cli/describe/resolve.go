@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -57,9 +58,31 @@ func ResolveKind(mapper meta.RESTMapper, arg string) (*meta.RESTMapping, error) 
 	m, err := mapper.RESTMapping(gk)
 	if err != nil {
 		if meta.IsNoMatchError(err) {
+			if msg, ok := notYet[strings.ToLower(gr.Resource)]; ok {
+				return nil, fmt.Errorf("%s", msg)
+			}
 			return nil, fmt.Errorf("the hub serves no resource type %q (`kubectl api-resources` against the hub lists those it does)", arg)
 		}
 		return nil, err
 	}
 	return m, nil
+}
+
+// Troubleshooting guides for capabilities Flotilla does not have yet: the
+// seed's "a cross-cluster service is unreachable" and "GitOps does not
+// sync". A user who reaches for them learns so, rather than that a kind is
+// unknown.
+const (
+	notYetServices = "cross-cluster services are not available in Flotilla yet: there is no ServiceExport, ServiceImport or " +
+		"MultiClusterService to troubleshoot. A Service propagates like any template (`flotilla describe service/NAME -n NS` " +
+		"shows where it runs); reaching it from another cluster needs your own networking for now"
+	notYetGitOps = "GitOps is not available in Flotilla yet: there is no GitRepo to troubleshoot. Apply templates and " +
+		"policies with `flotilla apply -f` (or your CD tool against the hub), and `flotilla describe KIND/NAME` traces them"
+)
+
+var notYet = map[string]string{
+	"serviceexport": notYetServices, "serviceexports": notYetServices,
+	"serviceimport": notYetServices, "serviceimports": notYetServices,
+	"multiclusterservice": notYetServices, "multiclusterservices": notYetServices, "mcs": notYetServices,
+	"gitrepo": notYetGitOps, "gitrepos": notYetGitOps, "gitrepository": notYetGitOps, "gitrepositories": notYetGitOps,
 }

@@ -29,7 +29,9 @@ Join first checks the name, the kubeconfig, the hub, that the member answers,
 accepts the kubeconfig's credentials and grants the rights joining needs.
 Only then does it create Flotilla's own service account in the member and
 store that account's token (never your credentials) in the hub's
-flotilla-system namespace. If any step fails, nothing is left behind.`,
+flotilla-system namespace. If any step fails, nothing is left behind but a
+Warning event (reason JoinFailed) on the hub, which `+"`flotilla describe cluster NAME`"+`
+shows with the failed step and the fix.`,
 		Example: `  flotilla join member-cluster-3 --cluster-kubeconfig ~/.kube/m3.yaml \
       --label environment=production --region eu-west-1 --provider aws`,
 		Args: cobra.ExactArgs(1),
@@ -53,6 +55,10 @@ flotilla-system namespace. If any step fails, nothing is left behind.`,
 			o.Progress = cmd.ErrOrStderr()
 			cl, err := membership.Join(cmd.Context(), c, o)
 			if err != nil {
+				// For `flotilla describe cluster NAME` later; best effort.
+				if rerr := membership.RecordFailure(cmd.Context(), c, err); rerr != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: could not record the failure on the hub for `flotilla describe cluster %s`: %v\n", o.Name, rerr)
+				}
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "cluster.cluster.flotilla.io/%s joined\n", cl.Name)

@@ -352,3 +352,30 @@ func TestJoinRollsBackAfterPartialWrites(t *testing.T) {
 		return nil
 	})
 }
+
+// TestDescribeShowsFailedJoin: a join that fails leaves the failed step on
+// the hub, and `flotilla describe cluster` says what it was and the fix.
+func TestDescribeShowsFailedJoin(t *testing.T) {
+	framework.Require(t, env)
+	kc := writeKubeconfig(t, func(kc *clientcmdapi.Config) {
+		u := currentUser(kc)
+		u.ClientCertificateData, u.ClientKeyData, u.ClientCertificate, u.ClientKey = nil, nil, "", ""
+		u.Token = "not-a-valid-token"
+	})
+	out, err := env.Flotilla(t, "join", "member-refused", "--cluster-kubeconfig", kc)
+	if err == nil {
+		t.Fatalf("join with a bad token succeeded:\n%s", out)
+	}
+	if strings.Contains(out, "could not record") {
+		t.Fatalf("join did not record its failure:\n%s", out)
+	}
+	out, err = env.Flotilla(t, "describe", "cluster", "member-refused")
+	if err == nil {
+		t.Fatalf("describe of a cluster that is not joined succeeded:\n%s", out)
+	}
+	for _, want := range []string{`cluster "member-refused" is not joined`, `failed at step "credentials"`, "401 Unauthorized", "fix: refresh the credentials"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe does not say %q:\n%s", want, out)
+		}
+	}
+}
