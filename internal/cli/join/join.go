@@ -30,7 +30,7 @@ accepts the kubeconfig's credentials and grants the rights joining needs.
 Only then does it create Flotilla's own service account in the member and
 store that account's token (never your credentials) in the hub's
 flotilla-system namespace. If any step fails, nothing is left behind but a
-Warning event (reason JoinFailed) on the hub, which `+"`flotilla describe cluster NAME`"+`
+Warning event (reason JoinFailed) on the hub, which ` + "`flotilla describe cluster NAME`" + `
 shows with the failed step and the fix.`,
 		Example: `  flotilla join member-cluster-3 --cluster-kubeconfig ~/.kube/m3.yaml \
       --label environment=production --region eu-west-1 --provider aws`,
