@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flotilla-io/flotilla/internal/cli/accept"
+	agentcmd "github.com/flotilla-io/flotilla/internal/cli/agent"
 	applycmd "github.com/flotilla-io/flotilla/internal/cli/apply"
 	"github.com/flotilla-io/flotilla/internal/cli/clientconfig"
 	"github.com/flotilla-io/flotilla/internal/cli/cordon"
@@ -23,6 +25,8 @@ import (
 	"github.com/flotilla-io/flotilla/internal/cli/join"
 	"github.com/flotilla-io/flotilla/internal/cli/promote"
 	"github.com/flotilla-io/flotilla/internal/cli/rebalance"
+	"github.com/flotilla-io/flotilla/internal/cli/register"
+	"github.com/flotilla-io/flotilla/internal/cli/token"
 	"github.com/flotilla-io/flotilla/internal/cli/top"
 	"github.com/flotilla-io/flotilla/internal/cli/unjoin"
 	"github.com/flotilla-io/flotilla/internal/cli/up"
@@ -71,8 +75,9 @@ $FLOTILLA_HOME/kubeconfig/hub.yaml (FLOTILLA_HOME defaults to ~/.flotilla).`,
 	add("fleet", applycmd.NewCommand(conn), get.NewCommand(conn), describe.NewCommand(conn), join.NewCommand(conn), unjoin.NewCommand(conn),
 		cordon.NewCommand(conn), cordon.NewUncordonCommand(conn), cordon.NewTaintCommand(conn), rebalance.NewCommand(conn), doctorcmd.NewCommand(conn))
 	add("fleet", top.NewCommand(conn), promote.NewCommand(conn))
+	add("fleet", token.NewCommand(conn), accept.NewCommand(conn), register.NewCommand())
 	add("local", up.NewCommand(), down.NewCommand())
-	add("daemons", hubcmd.NewCommand(conn), installcmd.NewCommand(conn))
+	add("daemons", hubcmd.NewCommand(conn), agentcmd.NewCommand(), installcmd.NewCommand(conn))
 	root.AddCommand(version.NewCommand())
 	return root
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/flotilla-io/flotilla/internal/hub/clusterhealth"
 	"github.com/flotilla-io/flotilla/internal/hub/propagation"
 	"github.com/flotilla-io/flotilla/internal/member"
+	"github.com/flotilla-io/flotilla/internal/registration"
 	"github.com/flotilla-io/flotilla/internal/scheduler"
 )
 
@@ -95,6 +96,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	rec := mgr.GetEventRecorder("flotilla-hub")
 	if err := clusterhealth.NewReconciler(mgr.GetClient(), rec, o.Health).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("cluster health controller: %w", err)
+	}
+	// Pull clusters: the agents' registration and heartbeats.
+	if err := registration.SetupWithManager(mgr); err != nil {
+		return nil, err
 	}
 	threshold := o.UnhealthyFleetThreshold
 	if threshold == 0 {

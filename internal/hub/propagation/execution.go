@@ -109,6 +109,32 @@ func (e *Execution) watch(ctx context.Context) error {
 			return err
 		}
 	}
+	// An agent's report on a Pull cluster's Work comes back to its binding.
+	winf, err := e.p.cache.GetInformer(ctx, &workv1alpha1.Work{})
+	if err != nil {
+		return err
+	}
+	toBinding := func(o any) {
+		if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+			o = d.Obj
+		}
+		if w, ok := o.(*workv1alpha1.Work); ok {
+			if k, ok := workOwner(w); ok {
+				e.queue.Add(k)
+			}
+		}
+	}
+	if _, err := winf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		DeleteFunc: toBinding,
+		UpdateFunc: func(old, o any) {
+			ow, nw := old.(*workv1alpha1.Work), o.(*workv1alpha1.Work)
+			if !apiequality.Semantic.DeepEqual(ow.Status, nw.Status) {
+				toBinding(o)
+			}
+		},
+	}); err != nil {
+		return err
+	}
 	// An override policy can change any binding's objects: look at them
 	// all. Their initial list wakes nothing; the bindings' own does.
 	for _, obj := range []client.Object{&policyv1alpha1.OverridePolicy{}, &policyv1alpha1.ClusterOverridePolicy{}} {
@@ -460,15 +486,17 @@ func (e *Execution) syncCluster(ctx context.Context, b workv1alpha1.Binding, m M
 	if !t.cluster.DeletionTimestamp.IsZero() {
 		return fail(workv1alpha1.ReasonClusterNotReady, "cluster %s is leaving the fleet", t.name)
 	}
+	if t.cluster.Spec.SyncMode == clusterv1alpha1.Pull {
+		// The hub writes the cluster's work whether or not its agent is
+		// connected: the agent applies it when it is.
+		return e.syncPull(ctx, b, tmpl, deps, policies, t, prev)
+	}
 	if !ready(t.cluster) {
 		msg := "not probed yet"
 		if c := meta.FindStatusCondition(t.cluster.Status.Conditions, clusterv1alpha1.ConditionReady); c != nil {
 			msg = c.Reason + ": " + c.Message
 		}
 		return fail(workv1alpha1.ReasonClusterNotReady, "cluster %s is not Ready (%s)", t.name, msg)
-	}
-	if t.cluster.Spec.SyncMode == clusterv1alpha1.Pull {
-		return fail(workv1alpha1.ReasonPending, "cluster %s is in Pull mode; its agent applies its work", t.name)
 	}
 	mc, err := e.p.members.get(ctx, e.p.client, t.cluster)
 	if err != nil {
@@ -827,10 +855,14 @@ func (e *Execution) removeFrom(ctx context.Context, b workv1alpha1.Binding, m Ma
 	if b.GetSpec().PreserveResourcesOnDeletion {
 		return nil
 	}
-	if c == nil || c.Spec.SyncMode == clusterv1alpha1.Pull {
-		// The cluster left the fleet (unjoin leaves its objects running),
-		// or its agent removes its work itself.
+	if c == nil {
+		// The cluster left the fleet (unjoin leaves its objects running).
 		return nil
+	}
+	if c.Spec.SyncMode == clusterv1alpha1.Pull {
+		// Its agent removes the objects when their Work goes (and keeps
+		// them if the work said to preserve them).
+		return e.removeWork(ctx, b, c)
 	}
 	if suspended(b.GetSpec().Suspension, c.Name) {
 		return nil

@@ -1,0 +1,108 @@
+package registration_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
+	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/registration"
+	"github.com/flotilla-io/flotilla/test/framework"
+)
+
+// TestWorkloadRunsOnPullCluster: the whole pull path with real processes. A
+// cluster registered with a token runs its agent; a Deployment placed on it
+// by an ordinary policy reaches it through its Work, runs, and its status
+// comes back to the binding and the template; deleting the template removes
+// it from the cluster.
+func TestWorkloadRunsOnPullCluster(t *testing.T) {
+	framework.Require(t, env)
+	ctx := context.Background()
+	const name, ns = "edge-work", "pullapp"
+	dir := mustRegister(t, name)
+	startAgent(t, dir)
+	framework.Eventually(t, 30*time.Second, func() error {
+		return wantCondition(t, name, clusterv1alpha1.ConditionReady, metav1.ConditionTrue, registration.ReasonHeartbeating)
+	})
+
+	if err := env.Hub.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": "web"}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web", Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](2),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example.com/web:v1"}}},
+			},
+		},
+	}
+	p := &policyv1alpha1.PropagationPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "to-the-edge"},
+		Spec: policyv1alpha1.PropagationSpec{
+			ResourceSelectors: []policyv1alpha1.ResourceSelector{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}},
+			Placement: policyv1alpha1.Placement{
+				ClusterAffinity: &policyv1alpha1.ClusterAffinity{ClusterNames: []string{name}},
+				ReplicaScheduling: &policyv1alpha1.ReplicaSchedulingStrategy{
+					ReplicaSchedulingType: policyv1alpha1.ReplicaSchedulingTypeDuplicated},
+			},
+		},
+	}
+	for _, o := range []client.Object{p, d} {
+		if err := env.Hub.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	member := env.MemberClient(t, localMember)
+	framework.Eventually(t, time.Minute, func() error {
+		got, err := member.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if got.Status.ReadyReplicas != 2 {
+			return fmt.Errorf("the agent's cluster runs web with %d ready replicas", got.Status.ReadyReplicas)
+		}
+		return nil
+	})
+	framework.Eventually(t, time.Minute, func() error {
+		var b workv1alpha1.ResourceBinding
+		if err := env.Hub.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-deployment"}, &b); err != nil {
+			return err
+		}
+		if len(b.Status.Clusters) != 1 || !b.Status.Clusters[0].Applied || b.Status.Clusters[0].Health != workv1alpha1.HealthHealthy {
+			return fmt.Errorf("binding status %+v", b.Status.Clusters)
+		}
+		var tmpl appsv1.Deployment
+		if err := env.Hub.Get(ctx, client.ObjectKeyFromObject(d), &tmpl); err != nil {
+			return err
+		}
+		if tmpl.Status.ReadyReplicas != 2 {
+			return fmt.Errorf("the hub shows %d ready replicas", tmpl.Status.ReadyReplicas)
+		}
+		return nil
+	})
+
+	if err := env.Hub.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, time.Minute, func() error {
+		_, err := member.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("web is still in the agent's cluster (%v)", err)
+	})
+}
