@@ -3,7 +3,6 @@ package worksync
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"sort"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -12,6 +11,7 @@ import (
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/workload"
 )
 
 // objectRef names an object in the cluster.
@@ -231,83 +231,6 @@ func conflictMessage(m *unstructured.Unstructured, cluster string) string {
 		"set conflictResolution: Overwrite on the policy to take it over", refOf(m), cluster)
 }
 
-// upToDate reports whether live already holds manifest: the manifest's hash
-// is the one last applied, and no field the manifest sets was changed in
-// the cluster since. It is the rule of push execution
-// (internal/hub/propagation/render.go).
-func upToDate(manifest, live *unstructured.Unstructured) bool {
-	if live == nil {
-		return false
-	}
-	if live.GetAnnotations()[workv1alpha1.AnnotationManifestHash] != manifest.GetAnnotations()[workv1alpha1.AnnotationManifestHash] {
-		return false
-	}
-	for k, v := range manifest.Object {
-		if k == "metadata" {
-			continue
-		}
-		if !subset(v, live.Object[k]) {
-			return false
-		}
-	}
-	return subset(toAny(manifest.GetLabels()), toAny(live.GetLabels())) &&
-		subset(toAny(manifest.GetAnnotations()), toAny(live.GetAnnotations()))
-}
-
-func toAny(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// subset reports whether every value set in want is the same in have.
-// Lists must match element by element: a cluster adds to maps, not lists.
-func subset(want, have any) bool {
-	switch w := want.(type) {
-	case map[string]any:
-		h, ok := have.(map[string]any)
-		if !ok {
-			return len(w) == 0 && have == nil
-		}
-		for k, v := range w {
-			if !subset(v, h[k]) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		h, ok := have.([]any)
-		if !ok || len(h) != len(w) {
-			return len(w) == 0 && have == nil
-		}
-		for i := range w {
-			if !subset(w[i], h[i]) {
-				return false
-			}
-		}
-		return true
-	case nil:
-		return true
-	}
-	if wf, ok := number(want); ok {
-		hf, ok := number(have)
-		return ok && wf == hf
-	}
-	return reflect.DeepEqual(want, have)
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int64:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case float64:
-		return n, true
-	}
-	return 0, false
-}
+// upToDate reports whether live already holds manifest: the rule of push
+// execution too.
+var upToDate = workload.UpToDate

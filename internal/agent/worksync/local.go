@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/workload"
 )
 
 // FieldManager is the server-side apply field manager of the agent's
@@ -231,27 +232,13 @@ func (c *localCluster) apply(ctx context.Context, obj *unstructured.Unstructured
 	return out, err
 }
 
-var namespacesGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-
 func (c *localCluster) ensureNamespace(ctx context.Context, ns string) error {
 	if _, ok := c.namespaces.Load(ns); ok {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, localRequestTimeout)
 	defer cancel()
-	nsc := c.dynamic.Resource(namespacesGVR)
-	_, err := nsc.Get(ctx, ns, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		obj := &unstructured.Unstructured{}
-		obj.SetAPIVersion("v1")
-		obj.SetKind("Namespace")
-		obj.SetName(ns)
-		obj.SetLabels(map[string]string{clusterv1alpha1.LabelManagedBy: clusterv1alpha1.ManagedByValue})
-		_, err = nsc.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})
-		if apierrors.IsAlreadyExists(err) {
-			err = nil
-		}
-	}
+	_, err := workload.CreateNamespace(ctx, c.dynamic, ns, FieldManager)
 	if err != nil {
 		return fmt.Errorf("ensure namespace %s: %w", ns, err)
 	}

@@ -29,6 +29,7 @@ import (
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/metrics"
 	"github.com/flotilla-io/flotilla/internal/overrides"
+	"github.com/flotilla-io/flotilla/internal/workload"
 )
 
 // StatusFieldManager owns the parts of a binding's status that execution
@@ -727,8 +728,6 @@ func resourceFor(mc *memberClient, m Mapping, namespace string) resourceClient {
 	return mc.dynamic.Resource(m.GVR)
 }
 
-var namespacesGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-
 // ensureNamespace creates a namespace in the member if it is missing.
 func (e *Execution) ensureNamespace(ctx context.Context, mc *memberClient, ns string) error {
 	if _, ok := mc.namespaces.Load(ns); ok {
@@ -736,21 +735,9 @@ func (e *Execution) ensureNamespace(ctx context.Context, mc *memberClient, ns st
 	}
 	ctx, cancel := context.WithTimeout(ctx, memberRequestTimeout)
 	defer cancel()
-	nsc := mc.dynamic.Resource(namespacesGVR)
-	_, err := nsc.Get(ctx, ns, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		obj := &unstructured.Unstructured{}
-		obj.SetAPIVersion("v1")
-		obj.SetKind("Namespace")
-		obj.SetName(ns)
-		obj.SetLabels(map[string]string{clusterv1alpha1.LabelManagedBy: clusterv1alpha1.ManagedByValue})
-		_, err = nsc.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})
-		if apierrors.IsAlreadyExists(err) {
-			err = nil
-		}
-		if err == nil {
-			metrics.MemberWrites.WithLabelValues(mc.name, "create", "success").Inc()
-		}
+	created, err := workload.CreateNamespace(ctx, mc.dynamic, ns, FieldManager)
+	if created {
+		metrics.MemberWrites.WithLabelValues(mc.name, "create", "success").Inc()
 	}
 	if err != nil {
 		return fmt.Errorf("ensure namespace %s in cluster %s: %w", ns, mc.name, err)
@@ -1147,8 +1134,8 @@ func (e *Execution) aggregate(ctx context.Context, m Mapping, tmpl *unstructured
 	cur, _, _ := unstructured.NestedMap(tmpl.Object, "status")
 	changed := false
 	for k, v := range sum {
-		if n, _ := number(v); true {
-			h, ok := number(cur[k])
+		if n, _ := workload.Number(v); true {
+			h, ok := workload.Number(cur[k])
 			if !ok && n == 0 {
 				continue
 			}
