@@ -8,11 +8,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/member"
 )
 
@@ -51,6 +53,14 @@ func Unjoin(ctx context.Context, hub client.Client, name string, o UnjoinOptions
 				name, err, member.Namespace, MemberClusterRole)
 		}
 	}
+	if c.Spec.SyncMode == clusterv1alpha1.Pull {
+		// Unjoin leaves a cluster's workloads running, as for Push. The
+		// agent may see its Works deleted before it loses access: mark them
+		// preserved first, so that it keeps what they applied.
+		if err := preserveWorks(ctx, hub, name); err != nil {
+			return "", err
+		}
+	}
 	say("removing cluster %s from the hub", name)
 	if err := hub.Delete(ctx, &c); err != nil && !apierrors.IsNotFound(err) {
 		return warning, fmt.Errorf("delete cluster %q: %w", name, err)
@@ -85,6 +95,30 @@ func cleanMember(ctx context.Context, hub client.Client, c *clusterv1alpha1.Clus
 	// collector.
 	if err := cs.RbacV1().ClusterRoles().Delete(ctx, MemberClusterRole, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return err
+	}
+	return nil
+}
+
+// preserveWorks sets preserveResourcesOnDeletion on every Work of a Pull
+// cluster.
+func preserveWorks(ctx context.Context, hub client.Client, cluster string) error {
+	var works workv1alpha1.WorkList
+	if err := hub.List(ctx, &works, client.InNamespace(workv1alpha1.ClusterNamespace(cluster))); err != nil {
+		if meta.IsNoMatchError(err) {
+			return nil
+		}
+		return fmt.Errorf("list the works of cluster %q: %w", cluster, err)
+	}
+	for i := range works.Items {
+		w := &works.Items[i]
+		if w.Spec.PreserveResourcesOnDeletion {
+			continue
+		}
+		before := w.DeepCopy()
+		w.Spec.PreserveResourcesOnDeletion = true
+		if err := hub.Patch(ctx, w, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("keep the workloads of work %s/%s in cluster %q: %w", w.Namespace, w.Name, cluster, err)
+		}
 	}
 	return nil
 }

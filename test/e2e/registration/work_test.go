@@ -35,37 +35,7 @@ func TestWorkloadRunsOnPullCluster(t *testing.T) {
 		return wantCondition(t, name, clusterv1alpha1.ConditionReady, metav1.ConditionTrue, registration.ReasonHeartbeating)
 	})
 
-	if err := env.Hub.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	labels := map[string]string{"app": "web"}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web", Labels: labels},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](2),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example.com/web:v1"}}},
-			},
-		},
-	}
-	p := &policyv1alpha1.PropagationPolicy{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "to-the-edge"},
-		Spec: policyv1alpha1.PropagationSpec{
-			ResourceSelectors: []policyv1alpha1.ResourceSelector{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}},
-			Placement: policyv1alpha1.Placement{
-				ClusterAffinity: &policyv1alpha1.ClusterAffinity{ClusterNames: []string{name}},
-				ReplicaScheduling: &policyv1alpha1.ReplicaSchedulingStrategy{
-					ReplicaSchedulingType: policyv1alpha1.ReplicaSchedulingTypeDuplicated},
-			},
-		},
-	}
-	for _, o := range []client.Object{p, d} {
-		if err := env.Hub.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
+	d := placeOn(t, ns, name)
 	member := env.MemberClient(t, localMember)
 	framework.Eventually(t, time.Minute, func() error {
 		got, err := member.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
@@ -105,4 +75,81 @@ func TestWorkloadRunsOnPullCluster(t *testing.T) {
 		}
 		return fmt.Errorf("web is still in the agent's cluster (%v)", err)
 	})
+}
+
+// placeOn creates, in hub namespace ns, a Deployment web of 2 replicas and
+// a policy that places it on cluster.
+func placeOn(t *testing.T, ns, cluster string) *appsv1.Deployment {
+	t.Helper()
+	ctx := context.Background()
+	if err := env.Hub.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": "web"}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web", Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](2),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example.com/web:v1"}}},
+			},
+		},
+	}
+	p := &policyv1alpha1.PropagationPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "to-the-edge"},
+		Spec: policyv1alpha1.PropagationSpec{
+			ResourceSelectors: []policyv1alpha1.ResourceSelector{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}},
+			Placement: policyv1alpha1.Placement{
+				ClusterAffinity: &policyv1alpha1.ClusterAffinity{ClusterNames: []string{cluster}},
+				ReplicaScheduling: &policyv1alpha1.ReplicaSchedulingStrategy{
+					ReplicaSchedulingType: policyv1alpha1.ReplicaSchedulingTypeDuplicated},
+			},
+		},
+	}
+	for _, o := range []client.Object{p, d} {
+		if err := env.Hub.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// TestUnjoinPullClusterKeepsWorkloads: unjoin cuts a Pull cluster off and,
+// as for a Push cluster, leaves what runs there running.
+func TestUnjoinPullClusterKeepsWorkloads(t *testing.T) {
+	framework.Require(t, env)
+	ctx := context.Background()
+	const name, ns = "edge-leaving", "leaving"
+	dir := mustRegister(t, name)
+	startAgent(t, dir)
+	framework.Eventually(t, 30*time.Second, func() error {
+		return wantCondition(t, name, clusterv1alpha1.ConditionReady, metav1.ConditionTrue, registration.ReasonHeartbeating)
+	})
+	placeOn(t, ns, name)
+	member := env.MemberClient(t, localMember)
+	framework.Eventually(t, time.Minute, func() error {
+		_, err := member.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+		return err
+	})
+	if stdout, stderr, err := run(t, "unjoin", name); err != nil {
+		t.Fatalf("unjoin: %v\n%s%s", err, stdout, stderr)
+	}
+	// The hub removes the cluster's namespace, and its Works with it.
+	framework.Eventually(t, time.Minute, func() error {
+		var n corev1.Namespace
+		err := env.Hub.Get(ctx, client.ObjectKey{Name: workv1alpha1.ClusterNamespace(name)}, &n)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("namespace %s is still there (%v)", workv1alpha1.ClusterNamespace(name), err)
+	})
+	// The agent saw its works go, or lost access first: either way the
+	// workload stays. Watch it for a few seconds.
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if _, err := member.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{}); err != nil {
+			t.Fatalf("the workload of an unjoined Pull cluster was removed: %v", err)
+		}
+	}
 }
