@@ -839,19 +839,19 @@ func evictionOf(es []workv1alpha1.Eviction, cluster string) *workv1alpha1.Evicti
 // removeFrom deletes the binding's objects, and the dependencies no other
 // binding needs there, from one cluster.
 func (e *Execution) removeFrom(ctx context.Context, b workv1alpha1.Binding, m Mapping, prev workv1alpha1.ClusterStatus, c *clusterv1alpha1.Cluster) error {
-	if b.GetSpec().PreserveResourcesOnDeletion {
-		return nil
-	}
 	if c == nil {
 		// The cluster left the fleet (unjoin leaves its objects running).
 		return nil
 	}
+	if suspended(b.GetSpec().Suspension, c.Name) {
+		return nil
+	}
 	if c.Spec.SyncMode == clusterv1alpha1.Pull {
-		// Its agent removes the objects when their Work goes (and keeps
-		// them if the work said to preserve them).
+		// Its agent removes the objects when their Work goes, or, when
+		// the work says to preserve them, stops managing them.
 		return e.removeWork(ctx, b, c)
 	}
-	if suspended(b.GetSpec().Suspension, c.Name) {
+	if b.GetSpec().PreserveResourcesOnDeletion {
 		return nil
 	}
 	if !ready(c) {
