@@ -381,3 +381,48 @@ func TestEvictionTurnsAreKept(t *testing.T) {
 		t.Errorf("b at its turn: %v", d)
 	}
 }
+
+// offlinePull marks w a Pull cluster whose agent stopped heartbeating at,
+// tainted not-ready by the hub.
+func offlinePull(w *clusterWrapper, at time.Time, action clusterv1alpha1.OfflineAction) *clusterWrapper {
+	down(w, at)
+	w.Spec.SyncMode, w.Spec.Offline = clusterv1alpha1.Pull, action
+	w.Status.Conditions = append(w.Status.Conditions, metav1.Condition{Type: clusterv1alpha1.ConditionOffline, Status: metav1.ConditionTrue, Reason: "LeaseExpired"})
+	return w
+}
+
+// TestOfflinePullCluster: an Offline Pull cluster keeps its replicas by
+// default (an edge site runs on its own); FailOver, on the cluster or in
+// the policy, moves them after the toleration like any failed cluster.
+func TestOfflinePullCluster(t *testing.T) {
+	weighted := func(offline string) *workv1alpha1.BindingSpec {
+		s := MakeSpec(3).Weight(2, "member-1").Weight(1, "edge").Obj()
+		if offline != "" {
+			s.Failover = &policyv1alpha1.FailoverBehavior{Cluster: &policyv1alpha1.ClusterFailover{Offline: offline}}
+		}
+		return s
+	}
+	cur := targets("edge", 1, "member-1", 2)
+	cases := map[string]struct {
+		spec   *workv1alpha1.BindingSpec
+		action clusterv1alpha1.OfflineAction
+		want   []workv1alpha1.TargetCluster
+	}{
+		"default: stays put":                    {spec: weighted(""), want: cur},
+		"cluster says FailOver":                 {spec: weighted(""), action: clusterv1alpha1.OfflineFailOver, want: targets("member-1", 3)},
+		"policy says FailOver":                  {spec: weighted("FailOver"), want: targets("member-1", 3)},
+		"policy says StayPut, cluster FailOver": {spec: weighted("StayPut"), action: clusterv1alpha1.OfflineFailOver, want: cur},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			cs := clusters(MakeCluster("member-1").Pods(10), offlinePull(MakeCluster("edge").Pods(10), t0, tc.action))
+			res, err := ScheduleWith(tc.spec, cs, cur, Options{Now: t0.Add(time.Hour), DefaultToleration: time.Minute, Sticky: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, res.Clusters); diff != "" {
+				t.Errorf("clusters (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -532,7 +532,7 @@ func (st *state) filter(c *clusterv1alpha1.Cluster, t term, running bool) string
 	if !running {
 		return readiness(c)
 	}
-	v := tainttoleration.Running(spec.Placement.ClusterTolerations, c, st.opts.Now, st.toleration())
+	v := tainttoleration.Running(spec.Placement.ClusterTolerations, c, st.opts.Now, st.toleration(), st.staysPut(c))
 	st.wakeAt(v.Until)
 	if v.Reason != "" {
 		st.evicted[c.Name] = Evicted{Cluster: c.Name, Reason: v.Eviction, Message: v.Reason}
@@ -543,6 +543,21 @@ func (st *state) filter(c *clusterv1alpha1.Cluster, t term, running bool) string
 		return r
 	}
 	return ""
+}
+
+// staysPut reports whether c is an Offline Pull cluster whose replicas stay
+// where they are: the policy's failover.cluster.offline, else the
+// cluster's spec.offline, else StayPut.
+func (st *state) staysPut(c *clusterv1alpha1.Cluster) bool {
+	if c.Spec.SyncMode != clusterv1alpha1.Pull ||
+		!meta.IsStatusConditionTrue(c.Status.Conditions, clusterv1alpha1.ConditionOffline) {
+		return false
+	}
+	action := c.Spec.Offline
+	if fo := st.spec.Failover; fo != nil && fo.Cluster != nil && fo.Cluster.Offline != "" {
+		action = clusterv1alpha1.OfflineAction(fo.Cluster.Offline)
+	}
+	return action != clusterv1alpha1.OfflineFailOver
 }
 
 // toleration is how long the template stays on a cluster that is not Ready.

@@ -5,6 +5,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// OfflineAction is what happens to the replicas of an Offline Pull cluster.
+// +kubebuilder:validation:Enum=StayPut;FailOver
+type OfflineAction string
+
+// Offline actions.
+const (
+	// OfflineStayPut keeps the replicas where they are.
+	OfflineStayPut OfflineAction = "StayPut"
+	// OfflineFailOver moves them after the failover toleration.
+	OfflineFailOver OfflineAction = "FailOver"
+)
+
 // SyncMode says who applies the fleet's work to a member cluster.
 // +kubebuilder:validation:Enum=Push;Pull
 type SyncMode string
@@ -56,6 +68,15 @@ type ClusterSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="syncMode is immutable; unjoin and join the cluster again to change it"
 	// +optional
 	SyncMode SyncMode `json:"syncMode,omitempty"`
+
+	// offline says what happens to what a Pull cluster runs while its agent
+	// is Offline (stopped heartbeating): StayPut, the default, keeps the
+	// replicas placed there (an edge site keeps running on its own), or
+	// FailOver moves them after the failover toleration, as for a Push
+	// cluster that is not Ready. A policy's failover.cluster.offline
+	// overrides it for its templates. Push clusters ignore it.
+	// +optional
+	Offline OfflineAction `json:"offline,omitempty"`
 
 	// apiEndpoint is the https URL of the cluster's API server, as the hub
 	// reaches it.

@@ -465,6 +465,13 @@ type ClusterFailover struct {
 	// +kubebuilder:validation:Maximum=604800
 	// +optional
 	TolerationSeconds *int32 `json:"tolerationSeconds,omitempty"`
+
+	// offline overrides, for this policy's templates, what an Offline Pull
+	// cluster does with them: StayPut or FailOver (see the Cluster's
+	// spec.offline, whose default is StayPut).
+	// +kubebuilder:validation:Enum=StayPut;FailOver
+	// +optional
+	Offline string `json:"offline,omitempty"`
 }
 
 // ApplicationFailover tunes application failover.

@@ -191,6 +191,19 @@ func clusterObject(ctx context.Context, c client.Client, w io.Writer, name, form
 	return output.PrintObject(w, format, &cl)
 }
 
+// offlinePolicy says what happens to a Pull cluster's replicas while it is
+// Offline, and since when it is.
+func offlinePolicy(cl *clusterv1alpha1.Cluster) string {
+	p := "StayPut (default): replicas stay while the agent is offline"
+	switch cl.Spec.Offline {
+	case clusterv1alpha1.OfflineStayPut:
+		p = "StayPut: replicas stay while the agent is offline"
+	case clusterv1alpha1.OfflineFailOver:
+		p = "FailOver: replicas move after the failover toleration while the agent is offline"
+	}
+	return p + "; a policy's failover.cluster.offline overrides it"
+}
+
 // PrintCluster writes the description of a cluster.
 func PrintCluster(w io.Writer, cl *clusterv1alpha1.Cluster, events []corev1.Event, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
@@ -202,6 +215,9 @@ func PrintCluster(w io.Writer, cl *clusterv1alpha1.Cluster, events []corev1.Even
 		mode = "Push"
 	}
 	kv("Mode", mode)
+	if cl.Spec.SyncMode == clusterv1alpha1.Pull {
+		kv("Offline policy", offlinePolicy(cl))
+	}
 	kv("Endpoint", output.OrNone(cl.Spec.APIEndpoint))
 	if cl.Spec.SecretRef != nil {
 		kv("Credentials", cl.Spec.SecretRef.Namespace+"/"+cl.Spec.SecretRef.Name)

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -151,5 +152,68 @@ func TestUnjoinPullClusterKeepsWorkloads(t *testing.T) {
 		if _, err := member.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{}); err != nil {
 			t.Fatalf("the workload of an unjoined Pull cluster was removed: %v", err)
 		}
+	}
+}
+
+// TestOfflinePullClusterKeepsItsReplicas: an edge cluster whose agent stops
+// heartbeating keeps its workloads (the StayPut default), even past the
+// policy's failover toleration.
+func TestOfflinePullClusterKeepsItsReplicas(t *testing.T) {
+	framework.Require(t, env)
+	ctx := context.Background()
+	const name, ns = "edge-offline-stay", "stay"
+	dir := mustRegister(t, name)
+	ag := startAgent(t, dir)
+	framework.Eventually(t, 30*time.Second, func() error {
+		return wantCondition(t, name, clusterv1alpha1.ConditionReady, metav1.ConditionTrue, registration.ReasonHeartbeating)
+	})
+	placeOn(t, ns, name)
+	var p policyv1alpha1.PropagationPolicy
+	if err := env.Hub.Get(ctx, client.ObjectKey{Namespace: ns, Name: "to-the-edge"}, &p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.Failover = &policyv1alpha1.FailoverBehavior{Cluster: &policyv1alpha1.ClusterFailover{TolerationSeconds: ptr.To[int32](1)}}
+	if err := env.Hub.Update(ctx, &p); err != nil {
+		t.Fatal(err)
+	}
+	member := env.MemberClient(t, localMember)
+	framework.Eventually(t, time.Minute, func() error {
+		_, err := member.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+		return err
+	})
+
+	ag.kill()
+	framework.Eventually(t, leaseDuration+20*time.Second, func() error {
+		return wantCondition(t, name, clusterv1alpha1.ConditionOffline, metav1.ConditionTrue, registration.ReasonLeaseExpired)
+	})
+	// The not-ready taint is on and the 1 s toleration long over: the
+	// placement must still be the offline cluster, for several seconds.
+	framework.Eventually(t, 30*time.Second, func() error {
+		c, err := cluster(t, name)
+		if err != nil {
+			return err
+		}
+		for _, taint := range c.Spec.Taints {
+			if taint.Key == clusterv1alpha1.TaintNotReady && taint.TimeAdded != nil && time.Since(taint.TimeAdded.Time) > 3*time.Second {
+				return nil
+			}
+		}
+		return fmt.Errorf("no not-ready taint older than the toleration yet: %v", c.Spec.Taints)
+	})
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		var b workv1alpha1.ResourceBinding
+		if err := env.Hub.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-deployment"}, &b); err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Spec.Clusters) != 1 || b.Spec.Clusters[0].Name != name || len(b.Spec.Evictions) != 0 {
+			t.Fatalf("the offline edge cluster lost its workload: clusters %+v, evictions %+v", b.Spec.Clusters, b.Spec.Evictions)
+		}
+		// Not merely blocked for want of another cluster: not leaving at all.
+		if c := meta.FindStatusCondition(b.Status.Conditions, workv1alpha1.ConditionScheduled); c == nil || c.Status != metav1.ConditionTrue {
+			t.Fatalf("Scheduled = %+v: the scheduler wants the workload off the offline cluster", c)
+		}
+	}
+	if _, err := member.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{}); err != nil {
+		t.Errorf("the workload is gone from the offline cluster: %v", err)
 	}
 }

@@ -64,9 +64,10 @@ type Verdict struct {
 }
 
 // Running judges a template that runs on c. The not-ready taint is
-// tolerated for notReady unless a clusterToleration says otherwise; other
+// tolerated for notReady unless a clusterToleration says otherwise, and for
+// ever when stayPut (an Offline Pull cluster that keeps its replicas); other
 // NoExecute taints must be tolerated explicitly.
-func Running(tolerations []corev1.Toleration, c *clusterv1alpha1.Cluster, now time.Time, notReady time.Duration) Verdict {
+func Running(tolerations []corev1.Toleration, c *clusterv1alpha1.Cluster, now time.Time, notReady time.Duration, stayPut bool) Verdict {
 	var v Verdict
 	for i := range c.Spec.Taints {
 		t := &c.Spec.Taints[i]
@@ -76,6 +77,8 @@ func Running(tolerations []corev1.Toleration, c *clusterv1alpha1.Cluster, now ti
 		tol := tolerating(t, tolerations)
 		seconds := (*int64)(nil)
 		switch {
+		case t.Key == clusterv1alpha1.TaintNotReady && stayPut:
+			continue
 		case tol != nil:
 			seconds = tol.TolerationSeconds
 		case t.Key == clusterv1alpha1.TaintNotReady:
