@@ -31,7 +31,7 @@ func DefaultMembers() []MemberSpec {
 		{Name: "member-cluster-2", Nodes: 3, Provider: "cloud-b", Region: "cloud-b", Zone: "cloud-b-1",
 			Labels: map[string]string{"environment": "production"}},
 		{Name: "edge-cluster", Nodes: 2, Provider: "edge", Region: "edge-1", Zone: "edge-1-a",
-			Labels: map[string]string{"environment": "edge"}},
+			Labels: map[string]string{"environment": "edge"}, Pull: true},
 	}
 }
 
@@ -163,6 +163,12 @@ func Up(ctx context.Context, o FleetOptions) (*Fleet, error) {
 			return f, err
 		}
 		if o.SkipJoin {
+			continue
+		}
+		if s.Pull && o.FlotillaBinary != "" {
+			if err := f.registerPull(ctx, cfg, s); err != nil {
+				return f, err
+			}
 			continue
 		}
 		var c clusterv1alpha1.Cluster

@@ -36,6 +36,10 @@ type MemberSpec struct {
 	// of their defaults (20 and 50), for benchmarks that create thousands of
 	// pods. It takes effect when the member is created.
 	ControllerQPS int
+	// Pull registers the member in Pull mode through a real agent process
+	// (`flotilla agent`), when the fleet runs a `flotilla hub` process;
+	// otherwise it joins in Push mode.
+	Pull bool
 }
 
 // Member is a running kwokctl cluster.
