@@ -147,6 +147,10 @@ func TestUpGetDown(t *testing.T) {
 			t.Errorf("unexpected cluster %s", c.Metadata.Name)
 			continue
 		}
+		// The edge cluster registers itself through its agent, as at the edge.
+		if mode := map[bool]string{true: "Pull", false: "Push"}[c.Metadata.Name == "edge-cluster"]; c.Spec.SyncMode != mode {
+			t.Errorf("%s: syncMode %q, want %s", c.Metadata.Name, c.Spec.SyncMode, mode)
+		}
 		if c.Kind != "Cluster" || c.APIVersion != "cluster.flotilla.io/v1alpha1" {
 			t.Errorf("%s: kind %s apiVersion %s", c.Metadata.Name, c.Kind, c.APIVersion)
 		}
