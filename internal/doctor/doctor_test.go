@@ -147,8 +147,8 @@ func TestClustersReady(t *testing.T) {
 			objs: []client.Object{makeCluster("b").Condition(metav1.ConditionFalse, clusterv1alpha1.ReasonCredentialsInvalid, "no token").Obj()},
 			want: Fail, fix: "flotilla join b --cluster-kubeconfig FILE",
 		},
-		"never probed": {objs: []client.Object{makeCluster("b").Obj()}, want: Fail, fix: "hub-controllers"},
-		"pull":         {objs: []client.Object{makeCluster("edge").Pull().Obj()}, want: Fail, evidence: []string{"edge: Pull mode: no agent reports its health (pull-mode agents are not available yet)"}},
+		"never probed":       {objs: []client.Object{makeCluster("b").Obj()}, want: Fail, fix: "hub-controllers"},
+		"pull, no condition": {objs: []client.Object{makeCluster("edge").Pull().Obj()}, want: Fail, evidence: []string{"edge: Pull mode: no Ready condition yet"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := runOne(t, newEnv(t, healthyHub(t), nil, tc.objs...), "clusters-ready")
@@ -495,12 +495,21 @@ func TestFailover(t *testing.T) {
 	}
 }
 
-func TestPullClustersSkipped(t *testing.T) {
-	r := runOne(t, newEnv(t, healthyHub(t), nil, makeCluster("a").Ready().Obj(), makeCluster("edge").Pull().Obj()), "pull-clusters")
-	want := Result{Group: Edge, Name: "pull-clusters", Status: Skip, Summary: "1 cluster is in Pull mode; heartbeats and the offline policy are not checked",
-		Reason: ReasonNoAgents, Evidence: []string{"edge: syncMode Pull: no agent heartbeats for it, and the hub does not probe it"}}
-	if diff := cmp.Diff(want, r); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
+func TestPullClusters(t *testing.T) {
+	if r := runOne(t, newEnv(t, healthyHub(t), nil, makeCluster("a").Ready().Obj()), "pull-clusters"); r.Status != Skip {
+		t.Errorf("no Pull cluster: got %s (%s), want skip", r.Status, r.Summary)
+	}
+	online := makeCluster("edge").Pull().Obj()
+	online.Status.Conditions = append(online.Status.Conditions, metav1.Condition{Type: clusterv1alpha1.ConditionOffline, Status: metav1.ConditionFalse, Reason: "Heartbeating"})
+	if r := runOne(t, newEnv(t, healthyHub(t), nil, online), "pull-clusters"); r.Status != Pass || !strings.Contains(strings.Join(r.Evidence, "\n"), "edge: heartbeating") {
+		t.Errorf("heartbeating: got %s %v", r.Status, r.Evidence)
+	}
+	offline := makeCluster("edge").Pull().Obj()
+	offline.Spec.Offline = clusterv1alpha1.OfflineFailOver
+	offline.Status.Conditions = append(offline.Status.Conditions, metav1.Condition{Type: clusterv1alpha1.ConditionOffline, Status: metav1.ConditionTrue, Reason: "LeaseExpired"})
+	r := runOne(t, newEnv(t, healthyHub(t), nil, offline), "pull-clusters")
+	if r.Status != Warn || !strings.Contains(strings.Join(r.Evidence, "\n"), "offline policy FailOver") {
+		t.Errorf("offline: got %s %v", r.Status, r.Evidence)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/registration"
 	"github.com/flotilla-io/flotilla/internal/hub/clusterhealth"
 	"github.com/flotilla-io/flotilla/internal/member"
 )
@@ -176,6 +177,11 @@ func checkClustersReady(ctx context.Context, e *Env) Result {
 			ev = append(ev, c.Name+": Ready"+clusterFacts(c))
 			continue
 		}
+		if c.Spec.SyncMode == clusterv1alpha1.Pull && cond != nil && cond.Reason == registration.ReasonOffline {
+			// An edge link that drops is normal: pull-clusters reports it.
+			ev = append(ev, c.Name+": Offline (Pull mode): its agent stopped heartbeating; see pull-clusters")
+			continue
+		}
 		notReady = append(notReady, c.Name)
 		line, fix := notReadyAdvice(c, cond)
 		ev = append(ev, line)
@@ -215,8 +221,14 @@ func clusterFacts(c *clusterv1alpha1.Cluster) string {
 // notReadyAdvice explains a cluster that is not Ready and what to do.
 func notReadyAdvice(c *clusterv1alpha1.Cluster, cond *metav1.Condition) (evidence, fix string) {
 	if c.Spec.SyncMode == clusterv1alpha1.Pull {
-		return c.Name + ": Pull mode: no agent reports its health (pull-mode agents are not available yet)",
-			c.Name + ": join it in Push mode: " + fmt.Sprintf(rejoinFix, c.Name)
+		if cond == nil {
+			return c.Name + ": Pull mode: no Ready condition yet", c.Name + ": check that the hub's controllers run (see hub-controllers)"
+		}
+		evidence = fmt.Sprintf("%s: Pull mode, Ready=%s (%s): %s", c.Name, cond.Status, cond.Reason, truncate(cond.Message, 240))
+		if cond.Reason == registration.ReasonAwaitingAcceptance {
+			return evidence, c.Name + ": its registration waits for an administrator: flotilla accept " + c.Name
+		}
+		return evidence, c.Name + ": start its agent on the edge machine (flotilla agent --dir DIR, as flotilla register printed) and check that it reaches the hub"
 	}
 	if cond == nil {
 		return c.Name + ": no Ready condition: the hub has not probed it yet",
