@@ -1,6 +1,7 @@
 package promote
 
 import (
+	"github.com/flotilla-io/flotilla/internal/workload"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,34 +15,6 @@ import (
 	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
 )
 
-// memberAssigned are fields a member's API server or controllers filled in
-// for its own object, which the hub's copy must not carry, by
-// apiVersion/kind. keep, when set, says when a field is the user's own
-// after all. This mirrors what execution leaves for each member to assign
-// when it renders a template (internal/hub/propagation/render.go).
-var memberAssigned = map[string][]struct {
-	path []string
-	keep func(obj map[string]any) bool
-}{
-	"v1/Service": {
-		{path: []string{"spec", "clusterIP"}, keep: headless},
-		{path: []string{"spec", "clusterIPs"}, keep: headless},
-		{path: []string{"spec", "healthCheckNodePort"}},
-		{path: []string{"spec", "ipFamilies"}},
-		{path: []string{"spec", "ipFamilyPolicy"}},
-	},
-	"batch/v1/Job": {
-		{path: []string{"spec", "selector"}, keep: manualSelector},
-		{path: []string{"spec", "template", "metadata", "labels", "controller-uid"}, keep: manualSelector},
-		{path: []string{"spec", "template", "metadata", "labels", "batch.kubernetes.io/controller-uid"}, keep: manualSelector},
-		{path: []string{"spec", "template", "metadata", "labels", "job-name"}, keep: manualSelector},
-		{path: []string{"spec", "template", "metadata", "labels", "batch.kubernetes.io/job-name"}, keep: manualSelector},
-	},
-	"v1/PersistentVolumeClaim": {{path: []string{"spec", "volumeName"}}},
-	"v1/ServiceAccount":        {{path: []string{"secrets"}}},
-	"v1/Pod":                   {{path: []string{"spec", "nodeName"}}},
-}
-
 // droppedAnnotations are annotations, or prefixes of annotations (ending in
 // "/"), that the member's tools and controllers wrote.
 var droppedAnnotations = []string{
@@ -53,16 +26,6 @@ var droppedAnnotations = []string{
 	"volume.beta.kubernetes.io/storage-provisioner",
 	"work.flotilla.io/",
 	"policy.flotilla.io/",
-}
-
-func headless(obj map[string]any) bool {
-	ip, _, _ := unstructured.NestedString(obj, "spec", "clusterIP")
-	return ip == "None"
-}
-
-func manualSelector(obj map[string]any) bool {
-	m, _, _ := unstructured.NestedBool(obj, "spec", "manualSelector")
-	return m
 }
 
 // Template returns the hub template of a member's object: its apiVersion,
@@ -96,22 +59,9 @@ func Template(obj *unstructured.Unstructured) *unstructured.Unstructured {
 	if len(annotations) > 0 {
 		out.SetAnnotations(annotations)
 	}
-	for _, f := range memberAssigned[obj.GetAPIVersion()+"/"+obj.GetKind()] {
-		if f.keep == nil || !f.keep(out.Object) {
-			unstructured.RemoveNestedField(out.Object, f.path...)
-		}
-	}
-	if obj.GetAPIVersion() == "v1" && obj.GetKind() == "Service" {
-		ports, _, _ := unstructured.NestedSlice(out.Object, "spec", "ports")
-		for _, p := range ports {
-			if pm, ok := p.(map[string]any); ok {
-				delete(pm, "nodePort")
-			}
-		}
-		if ports != nil {
-			_ = unstructured.SetNestedSlice(out.Object, ports, "spec", "ports")
-		}
-	}
+	// What the member assigned its own object; the hub, and every other
+	// member, assigns its own (the rule execution renders with).
+	workload.DropServerAssigned(out)
 	return out
 }
 

@@ -25,45 +25,6 @@ var droppedAnnotations = []string{
 	workv1alpha1.AnnotationPolicy,
 }
 
-// hubAssigned are fields the hub's API server filled in for its own copy,
-// which each member must assign for itself, by apiVersion/kind. keep, when
-// set, says when a field is the user's own after all.
-var hubAssigned = map[string][]struct {
-	path []string
-	keep func(obj map[string]any) bool
-}{
-	"v1/Service": {
-		{path: []string{"spec", "clusterIP"}, keep: headless},
-		{path: []string{"spec", "clusterIPs"}, keep: headless},
-		// Each member allocates its own node ports and IP families.
-		{path: []string{"spec", "healthCheckNodePort"}},
-		{path: []string{"spec", "ipFamilies"}},
-		{path: []string{"spec", "ipFamilyPolicy"}},
-	},
-	"batch/v1/Job": {
-		{path: []string{"spec", "selector"}, keep: manualSelector},
-		{path: []string{"spec", "template", "metadata", "labels", "controller-uid"}, keep: manualSelector},
-		{path: []string{"spec", "template", "metadata", "labels", "batch.kubernetes.io/controller-uid"}, keep: manualSelector},
-		{path: []string{"spec", "template", "metadata", "labels", "job-name"}, keep: manualSelector},
-		{path: []string{"spec", "template", "metadata", "labels", "batch.kubernetes.io/job-name"}, keep: manualSelector},
-	},
-	"v1/PersistentVolumeClaim": {{path: []string{"spec", "volumeName"}}},
-	"v1/ServiceAccount":        {{path: []string{"secrets"}}},
-	"v1/Pod":                   {{path: []string{"spec", "nodeName"}}},
-}
-
-// headless Services keep clusterIP None in every member.
-func headless(obj map[string]any) bool {
-	ip, _, _ := unstructured.NestedString(obj, "spec", "clusterIP")
-	return ip == "None"
-}
-
-// manualSelector Jobs carry a selector the user wrote.
-func manualSelector(obj map[string]any) bool {
-	m, _, _ := unstructured.NestedBool(obj, "spec", "manualSelector")
-	return m
-}
-
 // render returns the manifest of tmpl for one member: the template without
 // its status and hub-only metadata, with the cluster's replica count, and
 // labelled so that the member's objects lead back to their binding.
@@ -80,22 +41,9 @@ func render(tmpl *unstructured.Unstructured, bindingRef, bindingUID string, repl
 	out.SetKind(tmpl.GetKind())
 	out.SetName(tmpl.GetName())
 	out.SetNamespace(tmpl.GetNamespace())
-	for _, f := range hubAssigned[kindKey(tmpl.GetAPIVersion(), tmpl.GetKind())] {
-		if f.keep == nil || !f.keep(out.Object) {
-			unstructured.RemoveNestedField(out.Object, f.path...)
-		}
-	}
-	if kindKey(tmpl.GetAPIVersion(), tmpl.GetKind()) == "v1/Service" {
-		ports, _, _ := unstructured.NestedSlice(out.Object, "spec", "ports")
-		for _, p := range ports {
-			if pm, ok := p.(map[string]any); ok {
-				delete(pm, "nodePort")
-			}
-		}
-		if ports != nil {
-			_ = unstructured.SetNestedSlice(out.Object, ports, "spec", "ports")
-		}
-	}
+	// The hub's API server filled these in for its own copy; each
+	// member assigns its own.
+	workload.DropServerAssigned(out)
 	if replicas != nil {
 		_ = unstructured.SetNestedField(out.Object, int64(*replicas), "spec", "replicas")
 	}
