@@ -546,7 +546,7 @@ func TestTLS(t *testing.T) {
 }
 
 func TestSecuritySkips(t *testing.T) {
-	for _, name := range []string{"agent-rbac", "secrets-encryption-at-rest", "audit-log"} {
+	for _, name := range []string{"secrets-encryption-at-rest", "audit-log"} {
 		r := runOne(t, newEnv(t, healthyHub(t), nil), name)
 		if r.Status != Skip || r.Reason == "" {
 			t.Errorf("%s: got %s with reason %q, want a skip with a reason", name, r.Status, r.Reason)

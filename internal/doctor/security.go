@@ -48,11 +48,6 @@ func checkTLS(ctx context.Context, e *Env) Result {
 	return pass("every link uses TLS with a verified server certificate: the CLI to the hub, and the hub to each Push member", ev...)
 }
 
-func checkAgentRBAC(context.Context, *Env) Result {
-	return skip("the RBAC of pull-mode agents is not checked",
-		"doctor does not verify it yet: the hub's registration approver creates each agent's least-privilege roles (docs/pull-mode.md lists them)")
-}
-
 func checkEncryptionAtRest(context.Context, *Env) Result {
 	return skip("encryption of Secrets at rest is not checked",
 		"not observable through the Kubernetes API; check the hub kube-apiserver's --encryption-provider-config (the local hub of flotilla up sets one)")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flotilla-io/flotilla/api"
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/hub/bindingmetrics"
 	"github.com/flotilla-io/flotilla/internal/hub/clusterhealth"
 	"github.com/flotilla-io/flotilla/internal/hub/propagation"
@@ -115,7 +116,11 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := scheduler.NewReconciler(mgr.GetClient(), mgr.GetEventRecorder("flotilla-scheduler"), scheduler.WithFailover(failover)).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
-	if err := propagation.SetupWithManager(mgr, cfg, o.Propagation); err != nil {
+	prop := o.Propagation
+	prop.Place = func(spec *workv1alpha1.BindingSpec, clusters []clusterv1alpha1.Cluster) []workv1alpha1.TargetCluster {
+		return scheduler.InitialPlacement(spec, clusters, failover.ClusterToleration, time.Now())
+	}
+	if err := propagation.SetupWithManager(mgr, cfg, prop); err != nil {
 		return nil, fmt.Errorf("propagation pipeline: %w", err)
 	}
 	if err := bindingmetrics.Register(mgr.GetClient()); err != nil {

@@ -294,8 +294,25 @@ rules:
 - level: Metadata
 `
 
+// authenticationConfig admits anonymous requests to one path only: the
+// kube-public/cluster-info ConfigMap that registering agents read before
+// they have proven the hub, so that they never send their bootstrap token
+// to a server they have not proven (see docs/pull-mode.md). RBAC still
+// decides: only the flotilla:cluster-info-reader Role lets anonymous users
+// get it. Every other anonymous request is rejected as unauthenticated.
+const authenticationConfig = `apiVersion: apiserver.config.k8s.io/v1
+kind: AuthenticationConfiguration
+anonymous:
+  enabled: true
+  conditions:
+  - path: /api/v1/namespaces/kube-public/configmaps/cluster-info
+`
+
 func (h *Hub) writeConfigFiles() error {
 	if err := os.WriteFile(h.path("audit-policy.yaml"), []byte(auditPolicy), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(h.path("authentication-config.yaml"), []byte(authenticationConfig), 0o600); err != nil {
 		return err
 	}
 	encPath := h.path("encryption-config.yaml")
@@ -362,7 +379,7 @@ func (h *Hub) apiserverProcess() *process {
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--authorization-mode=RBAC",
 		"--enable-bootstrap-token-auth=true",
-		"--anonymous-auth=false",
+		"--authentication-config=" + h.path("authentication-config.yaml"),
 		"--profiling=false",
 		"--audit-policy-file=" + h.path("audit-policy.yaml"),
 		"--audit-log-path=" + h.path("audit", "audit.log"),

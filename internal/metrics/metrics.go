@@ -13,10 +13,18 @@ var (
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"cluster", "result"})
 
-	// ClusterReady is 1 while a member's Ready condition is True.
+	// ClusterReady is 1 while a member's Ready condition is True (Push:
+	// the hub's probes; Pull: the agent's heartbeat).
 	ClusterReady = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "flotilla_cluster_ready",
 		Help: "1 when the member cluster's Ready condition is True, 0 otherwise.",
+	}, []string{"cluster"})
+
+	// ClusterLastHeartbeat is when a Pull cluster's agent last renewed its
+	// lease, as the hub saw it.
+	ClusterLastHeartbeat = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "flotilla_cluster_last_heartbeat_timestamp_seconds",
+		Help: "Unix time at which the hub last saw a Pull cluster's agent renew its lease; time() minus it is the heartbeat's age.",
 	}, []string{"cluster"})
 
 	// ClusterProbeFailures counts failed probes.
@@ -85,7 +93,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(ClusterProbeDuration, ClusterReady, ClusterProbeFailures, ClusterReadyTransitions,
+	metrics.Registry.MustRegister(ClusterProbeDuration, ClusterReady, ClusterLastHeartbeat, ClusterProbeFailures, ClusterReadyTransitions,
 		ReconcileTotal, MemberWrites, ApplyDuration, PropagationLatency, BindingsCreated,
 		FleetDisrupted, Evictions, EvictionsThrottled)
 }
@@ -95,6 +103,7 @@ func ForgetCluster(name string) {
 	l := prometheus.Labels{"cluster": name}
 	ClusterProbeDuration.DeletePartialMatch(l)
 	ClusterReady.DeletePartialMatch(l)
+	ClusterLastHeartbeat.DeletePartialMatch(l)
 	ClusterProbeFailures.DeletePartialMatch(l)
 	ClusterReadyTransitions.DeletePartialMatch(l)
 	Evictions.DeletePartialMatch(l)

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/metrics"
 )
 
 // Reasons of a Pull cluster's Ready and Offline conditions. They belong
@@ -160,6 +161,11 @@ func (r *HeartbeatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		}
 		r.emit(orig, &c)
 	}
+	ready := 0.0
+	if meta.IsStatusConditionTrue(c.Status.Conditions, clusterv1alpha1.ConditionReady) {
+		ready = 1
+	}
+	metrics.ClusterReady.WithLabelValues(c.Name).Set(ready)
 	return ctrl.Result{RequeueAfter: recheck}, nil
 }
 
@@ -212,6 +218,7 @@ func (r *HeartbeatReconciler) lastHeartbeat(cluster string, lease *coordinationv
 		at = renew
 	}
 	r.seen[cluster] = observation{renewTime: renew, at: at}
+	metrics.ClusterLastHeartbeat.WithLabelValues(cluster).Set(float64(at.UnixNano()) / 1e9)
 	return at
 }
 
@@ -228,8 +235,14 @@ func (r *HeartbeatReconciler) set(c *clusterv1alpha1.Cluster, t string, s metav1
 	})
 }
 
-// emit records the Offline transitions.
+// emit records the Offline transitions, and the Ready ones in
+// flotilla_cluster_ready_transitions_total as the probes of Push clusters do.
 func (r *HeartbeatReconciler) emit(orig, c *clusterv1alpha1.Cluster) {
+	readyBefore := meta.FindStatusCondition(orig.Status.Conditions, clusterv1alpha1.ConditionReady)
+	if readyAfter := meta.FindStatusCondition(c.Status.Conditions, clusterv1alpha1.ConditionReady); readyAfter != nil &&
+		(readyBefore == nil || readyBefore.Status != readyAfter.Status) {
+		metrics.ClusterReadyTransitions.WithLabelValues(c.Name, string(readyAfter.Status)).Inc()
+	}
 	before := meta.FindStatusCondition(orig.Status.Conditions, clusterv1alpha1.ConditionOffline)
 	after := meta.FindStatusCondition(c.Status.Conditions, clusterv1alpha1.ConditionOffline)
 	if after == nil || (before != nil && before.Status == after.Status) {

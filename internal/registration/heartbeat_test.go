@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/flotilla-io/flotilla/api"
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/metrics"
 )
 
 type heartbeatFixture struct {
@@ -89,6 +91,12 @@ func TestHeartbeatOfflineAndBack(t *testing.T) {
 	ready, offline, after := f.reconcile("edge-1")
 	expect(t, "Ready after a heartbeat", ready, metav1.ConditionTrue, ReasonHeartbeating)
 	expect(t, "Offline after a heartbeat", offline, metav1.ConditionFalse, ReasonHeartbeating)
+	if got := testutil.ToFloat64(metrics.ClusterReady.WithLabelValues("edge-1")); got != 1 {
+		t.Errorf("flotilla_cluster_ready = %g while heartbeating, want 1", got)
+	}
+	if got := testutil.ToFloat64(metrics.ClusterLastHeartbeat.WithLabelValues("edge-1")); got != float64(testNow.Unix()) {
+		t.Errorf("flotilla_cluster_last_heartbeat_timestamp_seconds = %g, want the hub's time of the renewal %d", got, testNow.Unix())
+	}
 	if after < 39*time.Second || after > 41*time.Second {
 		t.Errorf("requeue after %s, want the lease's 40s", after)
 	}
@@ -101,6 +109,9 @@ func TestHeartbeatOfflineAndBack(t *testing.T) {
 	ready, offline, after = f.reconcile("edge-1")
 	expect(t, "Ready once the lease ran out", ready, metav1.ConditionFalse, ReasonOffline)
 	expect(t, "Offline once the lease ran out", offline, metav1.ConditionTrue, ReasonLeaseExpired)
+	if got := testutil.ToFloat64(metrics.ClusterReady.WithLabelValues("edge-1")); got != 0 {
+		t.Errorf("flotilla_cluster_ready = %g while offline, want 0", got)
+	}
 	if after != 0 {
 		t.Errorf("an offline cluster requeues after %s; the lease's next renewal brings it back", after)
 	}

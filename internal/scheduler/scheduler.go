@@ -132,6 +132,19 @@ func Schedule(spec *workv1alpha1.BindingSpec, clusters []clusterv1alpha1.Cluster
 }
 
 // ScheduleWith is Schedule with Options: the time, failover tolerations,
+// InitialPlacement is the placement of a binding that has none yet, or
+// nil when nothing fits (the scheduler then records why). The detector
+// writes it into a binding it creates, so that execution need not wait
+// for the scheduler; the scheduler, deciding with the same function on
+// the same clusters, only records it.
+func InitialPlacement(spec *workv1alpha1.BindingSpec, clusters []clusterv1alpha1.Cluster, defaultToleration time.Duration, now time.Time) []workv1alpha1.TargetCluster {
+	res, err := ScheduleWith(spec, clusters, nil, Options{Now: now, DefaultToleration: defaultToleration})
+	if err != nil {
+		return nil
+	}
+	return res.Clusters
+}
+
 // stickiness and application health.
 func ScheduleWith(spec *workv1alpha1.BindingSpec, clusters []clusterv1alpha1.Cluster, current []workv1alpha1.TargetCluster, opts Options) (Result, error) {
 	cs := make([]*clusterv1alpha1.Cluster, len(clusters))

@@ -34,10 +34,14 @@ type statusReport struct {
 	KubernetesVersion string                           `json:"kubernetesVersion,omitempty"`
 	NodeSummary       *clusterv1alpha1.NodeSummary     `json:"nodeSummary,omitempty"`
 	ResourceSummary   *clusterv1alpha1.ResourceSummary `json:"resourceSummary,omitempty"`
+	// APIEnablements are the kinds the local cluster serves, which the
+	// scheduler's API filter reads, as the hub discovers them for Push
+	// clusters.
+	APIEnablements []clusterv1alpha1.APIEnablement `json:"apiEnablements,omitempty"`
 }
 
-// ReportStatus keeps the Cluster's kubernetesVersion, nodeSummary and
-// resourceSummary on the hub in step with the local cluster, writing only
+// ReportStatus keeps the Cluster's kubernetesVersion, nodeSummary,
+// resourceSummary and apiEnablements on the hub in step with the local cluster, writing only
 // what changed, until ctx ends.
 func ReportStatus(ctx context.Context, hub client.Client, local *rest.Config, o StatusOptions) error {
 	if o.Interval == 0 {
@@ -71,7 +75,7 @@ func ReportStatus(ctx context.Context, hub client.Client, local *rest.Config, o 
 	}
 }
 
-func reportOnce(ctx context.Context, hub client.Client, dc discovery.DiscoveryInterface, w *member.Watcher, cluster string, sent **statusReport) error {
+func reportOnce(ctx context.Context, hub client.Client, dc *discovery.DiscoveryClient, w *member.Watcher, cluster string, sent **statusReport) error {
 	syncCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	synced := w.WaitSynced(syncCtx)
 	cancel()
@@ -85,6 +89,17 @@ func reportOnce(ctx context.Context, hub client.Client, dc discovery.DiscoveryIn
 		ns, rs := w.Summary()
 		r.NodeSummary, r.ResourceSummary = &ns, &rs
 	}
+	var prev []clusterv1alpha1.APIEnablement
+	if *sent != nil {
+		prev = (*sent).APIEnablements
+	}
+	// A partial discovery keeps the last known kinds of the group versions
+	// that failed; only a complete failure is an error.
+	apis, err := member.DiscoverAPIsWith(ctx, dc, prev)
+	if err != nil && len(apis) == 0 {
+		return fmt.Errorf("discover the local cluster's APIs: %w", err)
+	}
+	r.APIEnablements = apis
 	if *sent != nil && equality.Semantic.DeepEqual(**sent, r) {
 		return nil
 	}

@@ -39,6 +39,12 @@ type DiscoveryOptions struct {
 	// cluster-info for the token (a token created a moment ago). Default
 	// 30s.
 	SignatureWait time.Duration
+	// TokenBeforeProof lets discovery authenticate its first read of
+	// cluster-info with the bootstrap token when the hub refuses anonymous
+	// requests. The token then goes to a server not yet proven, where a
+	// man in the middle could capture it. Off by default: the agent sends
+	// nothing before the hub is proven.
+	TokenBeforeProof bool
 	// Progress receives one line per step; may be nil.
 	Progress func(format string, args ...any)
 }
@@ -48,9 +54,10 @@ const clusterInfoPath = "/api/v1/namespaces/" + registration.ClusterInfoNamespac
 // Discover fetches the hub's CA and proves it, kubeadm-style, before it
 // trusts the hub with anything that matters:
 //
-//  1. It reads kube-public/cluster-info without verifying the hub's
-//     certificate: anonymously first, and where the hub refuses anonymous
-//     requests, authenticated by the bootstrap token.
+//  1. It reads kube-public/cluster-info anonymously, without verifying the
+//     hub's certificate. Where the hub refuses anonymous requests it stops,
+//     unless TokenBeforeProof lets it authenticate with the bootstrap
+//     token.
 //  2. The ConfigMap must carry a signature of its kubeconfig made with the
 //     token's secret (the hub's bootstrapsigner writes it): only the hub,
 //     or someone who has the token, can make it.
@@ -95,7 +102,7 @@ func Discover(ctx context.Context, o DiscoveryOptions) ([]byte, error) {
 	var kubeconfig, jws string
 	deadline := time.Now().Add(wait)
 	for {
-		cm, err := fetchClusterInfo(ctx, hub, insecure, id, secret)
+		cm, err := fetchClusterInfo(ctx, hub, insecure, id, secret, o.TokenBeforeProof)
 		if err != nil {
 			return nil, err
 		}
@@ -108,9 +115,9 @@ func Discover(ctx context.Context, o DiscoveryOptions) ([]byte, error) {
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%w: the hub has not signed %s/%s for token %s: the token does not exist, has expired or was revoked "+
-				"(or the hub's kube-controller-manager does not run the bootstrapsigner controller)",
-				ErrTokenRejected, registration.ClusterInfoNamespace, registration.ClusterInfoName, id)
+			return nil, fmt.Errorf("%w %s: the hub has not signed %s/%s for it within %s: the token does not exist, has expired or was revoked; "+
+				"ask the hub's administrator for a new one (`flotilla token create`), or check that the hub's kube-controller-manager runs the bootstrapsigner controller",
+				ErrTokenRejected, id, registration.ClusterInfoNamespace, registration.ClusterInfoName, wait)
 		}
 		select {
 		case <-ctx.Done():
@@ -135,7 +142,7 @@ func Discover(ctx context.Context, o DiscoveryOptions) ([]byte, error) {
 		h := registration.CACertHash(c)
 		if slices.Contains(pins, h) {
 			say("the hub's CA matches --ca-cert-hash %s", h)
-			return ca, verifySecure(ctx, hub, ca, id, secret, kubeconfig)
+			return ca, verifySecure(ctx, hub, ca, id, secret, kubeconfig, o.TokenBeforeProof)
 		}
 		got = append(got, h)
 	}
@@ -145,12 +152,12 @@ func Discover(ctx context.Context, o DiscoveryOptions) ([]byte, error) {
 // verifySecure reads cluster-info again over a connection verified
 // against the proven CA, and requires the same kubeconfig: the server must
 // hold a certificate of that CA.
-func verifySecure(ctx context.Context, hub *url.URL, ca []byte, id, secret, want string) error {
+func verifySecure(ctx context.Context, hub *url.URL, ca []byte, id, secret, want string, withToken bool) error {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(ca) {
 		return errors.New("the hub's CA does not parse")
 	}
-	cm, err := fetchClusterInfo(ctx, hub, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, id, secret)
+	cm, err := fetchClusterInfo(ctx, hub, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, id, secret, withToken)
 	if err != nil {
 		return fmt.Errorf("the hub's certificate does not verify with its proven CA: %w", err)
 	}
@@ -170,9 +177,13 @@ func hubURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// fetchClusterInfo reads cluster-info, anonymously and, if the hub refuses
-// anonymous requests, with the token.
-func fetchClusterInfo(ctx context.Context, hub *url.URL, tlsConfig *tls.Config, id, secret string) (*corev1.ConfigMap, error) {
+// ErrAnonymousRefused is returned when the hub refuses anonymous reads of
+// cluster-info and the token may not be sent before the hub is proven.
+var ErrAnonymousRefused = errors.New("the hub refuses anonymous reads of kube-public/cluster-info, so it cannot be proven before the token is sent")
+
+// fetchClusterInfo reads cluster-info anonymously and, if the hub refuses
+// anonymous requests and withToken allows it, with the token.
+func fetchClusterInfo(ctx context.Context, hub *url.URL, tlsConfig *tls.Config, id, secret string, withToken bool) (*corev1.ConfigMap, error) {
 	c := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: tlsConfig, Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 10 * time.Second,
 	}}
@@ -183,6 +194,11 @@ func fetchClusterInfo(ctx context.Context, hub *url.URL, tlsConfig *tls.Config, 
 	}
 	if status != http.StatusUnauthorized && status != http.StatusForbidden {
 		return nil, err
+	}
+	if !withToken {
+		return nil, fmt.Errorf("%w (%v). Let the hub admit anonymous requests to that one path "+
+			"(kube-apiserver --authentication-config with anonymous.conditions, see docs/pull-mode.md; a hub started by flotilla up does), "+
+			"or pass --token-before-proof to send the token anyway", ErrAnonymousRefused, err)
 	}
 	cm, status, err = get(ctx, c, hub.String()+clusterInfoPath, id+"."+secret)
 	switch {

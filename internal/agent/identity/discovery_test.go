@@ -95,10 +95,13 @@ func TestDiscover(t *testing.T) {
 		pin       string // "" for the hub's own
 		wantErr   string
 		wantIs    error
-		wantToken bool // whether the token may have been sent
+		wantToken bool // whether the token may have been sent (only with TokenBeforeProof)
 	}{
 		"anonymous discovery, the token never sent": {hub: func(h *fakeHub) { h.anonymous = true }},
-		"discovery authenticated by the token":      {hub: func(*fakeHub) {}, wantToken: true},
+		"anonymous refused, the token is not sent": {
+			hub: func(*fakeHub) {}, wantIs: ErrAnonymousRefused, wantErr: "--token-before-proof",
+		},
+		"discovery authenticated by the token, when allowed": {hub: func(*fakeHub) {}, wantToken: true},
 		"a wrong pin, anonymous": {
 			hub: func(h *fakeHub) { h.anonymous = true }, pin: otherPin,
 			wantIs: ErrCAMismatch, wantErr: "the hub's CA hashes to sha256:",
@@ -127,7 +130,7 @@ func TestDiscover(t *testing.T) {
 				pin = h.pin(t)
 			}
 			ca, err := Discover(context.Background(), DiscoveryOptions{HubURL: h.srv.URL, Token: testToken,
-				CACertHashes: []string{pin}, SignatureWait: 100 * time.Millisecond})
+				CACertHashes: []string{pin}, SignatureWait: 100 * time.Millisecond, TokenBeforeProof: tc.wantToken})
 			if tc.wantErr == "" && tc.wantIs == nil {
 				if err != nil {
 					t.Fatalf("Discover: %v", err)

@@ -29,6 +29,8 @@ type RegisterOptions struct {
 	HubURL       string
 	Token        string
 	CACertHashes []string
+	// TokenBeforeProof: see DiscoveryOptions.
+	TokenBeforeProof bool
 	// Cluster is the name to register under.
 	Cluster string
 	// Dir is the agent's directory.
@@ -109,7 +111,7 @@ func Register(ctx context.Context, o RegisterOptions) (*Registration, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	ca, err := Discover(ctx, DiscoveryOptions{HubURL: o.HubURL, Token: o.Token, CACertHashes: o.CACertHashes,
+	ca, err := Discover(ctx, DiscoveryOptions{HubURL: o.HubURL, Token: o.Token, CACertHashes: o.CACertHashes, TokenBeforeProof: o.TokenBeforeProof,
 		Progress: func(format string, args ...any) { o.say(format, args...) }})
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -25,6 +26,7 @@ import (
 	"github.com/flotilla-io/flotilla/internal/cli/get"
 	"github.com/flotilla-io/flotilla/internal/cli/output"
 	"github.com/flotilla-io/flotilla/internal/membership"
+	"github.com/flotilla-io/flotilla/internal/registration"
 )
 
 // NewCommand returns `flotilla describe`.
@@ -155,7 +157,30 @@ func Cluster(ctx context.Context, c client.Client, w io.Writer, name string, now
 		}
 		return err
 	}
-	return PrintCluster(w, &cl, listEvents(ctx, c, "Cluster", "", name), now)
+	var lease *coordinationv1.Lease
+	if cl.Spec.SyncMode == clusterv1alpha1.Pull {
+		var l coordinationv1.Lease
+		key := client.ObjectKey{Namespace: registration.ClusterNamespace(name), Name: registration.LeaseName(name)}
+		switch err := c.Get(ctx, key, &l); {
+		case err == nil:
+			lease = &l
+		case !apierrors.IsNotFound(err):
+			return fmt.Errorf("read the agent's lease %s: %w", key, err)
+		}
+	}
+	return PrintCluster(w, &cl, lease, listEvents(ctx, c, "Cluster", "", name), now)
+}
+
+// heartbeat says when a Pull cluster's agent last renewed its lease.
+func heartbeat(lease *coordinationv1.Lease, now time.Time) string {
+	if lease == nil || lease.Spec.RenewTime == nil {
+		return "never: no lease from the cluster's agent yet"
+	}
+	s := fmt.Sprintf("%s ago (%s)", output.Age(lease.Spec.RenewTime.Time, now), lease.Spec.RenewTime.UTC().Format(time.RFC3339))
+	if d := lease.Spec.LeaseDurationSeconds; d != nil {
+		s += fmt.Sprintf(", lease %s/%s lasts %ds", lease.Namespace, lease.Name, *d)
+	}
+	return s
 }
 
 // notJoined is the error of describing a cluster that is not in the fleet:
@@ -205,7 +230,9 @@ func offlinePolicy(cl *clusterv1alpha1.Cluster) string {
 }
 
 // PrintCluster writes the description of a cluster.
-func PrintCluster(w io.Writer, cl *clusterv1alpha1.Cluster, events []corev1.Event, now time.Time) error {
+// lease is a Pull cluster's heartbeat lease, nil for a Push cluster or
+// when there is none yet.
+func PrintCluster(w io.Writer, cl *clusterv1alpha1.Cluster, lease *coordinationv1.Lease, events []corev1.Event, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	kv := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	kv("Name", cl.Name)
@@ -234,7 +261,9 @@ func PrintCluster(w io.Writer, cl *clusterv1alpha1.Cluster, events []corev1.Even
 	kv("Taints", output.OrNone(strings.Join(taints, ", ")))
 	kv("Kubernetes version", output.OrNone(cl.Status.KubernetesVersion))
 	kv("Joined", fmt.Sprintf("%s (%s ago)", cl.CreationTimestamp.UTC().Format(time.RFC3339), output.Age(cl.CreationTimestamp.Time, now)))
-	if p := cl.Status.LastProbeTime; p != nil {
+	if cl.Spec.SyncMode == clusterv1alpha1.Pull {
+		kv("Last heartbeat", heartbeat(lease, now))
+	} else if p := cl.Status.LastProbeTime; p != nil {
 		s := fmt.Sprintf("%s ago", output.Age(p.Time, now))
 		if cl.Status.ProbeLatencyMilliseconds != nil {
 			s += fmt.Sprintf(", latency %dms", *cl.Status.ProbeLatencyMilliseconds)

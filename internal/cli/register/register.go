@@ -96,6 +96,7 @@ Run again after an interruption, register resumes the same request.`,
 	f.StringVar(&o.Token, "token", "", "bootstrap token ID.SECRET that flotilla token create printed (required; or $"+TokenEnv+")")
 	f.StringArrayVar(&o.CACertHashes, "ca-cert-hash", nil, "sha256:HASH of the hub CA's public key (required; repeatable)")
 	f.StringVar(&o.Cluster, "name", "", "the cluster's name in the fleet (required)")
+	f.BoolVar(&o.TokenBeforeProof, "token-before-proof", false, "where the hub refuses anonymous reads of kube-public/cluster-info, send the token to read it before the hub is proven (a man in the middle could capture the token)")
 	f.StringVar(&o.Dir, "dir", identity.DefaultDir(), "the agent's directory: key, certificate, kubeconfig")
 	f.StringVar(&o.ClusterKubeconfig, "cluster-kubeconfig", "", "kubeconfig of the local cluster, for the agent (default: in-cluster credentials)")
 	f.StringVar(&o.ClusterContext, "cluster-context", "", "context in --cluster-kubeconfig (default: its current context)")

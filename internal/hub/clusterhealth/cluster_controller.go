@@ -72,7 +72,7 @@ type Reconciler struct {
 	opts     Options
 	watchers member.Watchers
 
-	// discover lists a member's APIs: discoverAPIs, replaced in tests.
+	// discover lists a member's APIs: member.DiscoverAPIs, replaced in tests.
 	discover   func(ctx context.Context, cfg *rest.Config, timeout time.Duration, prev []clusterv1alpha1.APIEnablement) ([]clusterv1alpha1.APIEnablement, error)
 	discovered discoveryTimes
 }
@@ -85,7 +85,7 @@ func WithClock(c clock.PassiveClock) Option { return func(r *Reconciler) { r.clo
 
 // NewReconciler returns a Reconciler.
 func NewReconciler(c client.Client, recorder events.EventRecorder, o Options, opts ...Option) *Reconciler {
-	r := &Reconciler{client: c, recorder: recorder, clock: clock.RealClock{}, opts: o, discover: discoverAPIs}
+	r := &Reconciler{client: c, recorder: recorder, clock: clock.RealClock{}, opts: o, discover: member.DiscoverAPIs}
 	for _, f := range opts {
 		f(r)
 	}

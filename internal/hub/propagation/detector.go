@@ -359,6 +359,14 @@ func (d *Detector) ensureBinding(ctx context.Context, m Mapping, obj *unstructur
 			// while the hub is down.
 			b.SetOwnerReferences([]metav1.OwnerReference{ownerRef(obj)})
 		}
+		if place := d.p.opts.Place; place != nil {
+			var clusters clusterv1alpha1.ClusterList
+			// Read-only: no need to copy the cache.
+			if err := d.p.client.List(ctx, &clusters, client.UnsafeDisableDeepCopy); err != nil {
+				return err
+			}
+			want.Clusters = place(&want, clusters.Items)
+		}
 		*b.GetSpec() = want
 		switch err := d.p.client.Create(ctx, b); {
 		case err == nil:

@@ -16,6 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
+	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/metrics"
 )
 
@@ -27,6 +29,12 @@ type Options struct {
 	// MemberQPS and MemberBurst limit each member client.
 	MemberQPS   float32
 	MemberBurst int
+	// Place, when set, gives a new binding its first placement as the
+	// detector creates it, with the scheduler's own function, so that
+	// execution can apply it without waiting for the scheduler's round
+	// trip. The scheduler still records the decision (and changes it if
+	// it decides otherwise). nil: the scheduler alone places bindings.
+	Place func(spec *workv1alpha1.BindingSpec, clusters []clusterv1alpha1.Cluster) []workv1alpha1.TargetCluster
 }
 
 // DefaultOptions suit a hub of a few hundred clusters.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -29,6 +30,7 @@ import (
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/agent/heartbeat"
 	"github.com/flotilla-io/flotilla/internal/agent/identity"
+	"github.com/flotilla-io/flotilla/internal/doctor"
 	"github.com/flotilla-io/flotilla/internal/registration"
 	"github.com/flotilla-io/flotilla/test/framework"
 )
@@ -163,6 +165,18 @@ func TestAgentRBACIsLeastPrivilege(t *testing.T) {
 	for _, r := range reviews {
 		if got := can(t, csA, r.ns, r.group, r.resource, r.sub, r.verb); got != r.allowed {
 			t.Errorf("agent A may %s %s/%s in %q: %v, want %v", r.verb, r.resource, r.sub, r.ns, got, r.allowed)
+		}
+	}
+
+	// flotilla doctor asks the hub the same, for every agent.
+	out, stderr, err := run(t, "doctor", "-o", "json")
+	var rep doctor.Report
+	if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
+		t.Fatalf("flotilla doctor -o json: %v (%v)\n%s%s", jerr, err, out, stderr)
+	}
+	for _, r := range rep.Checks {
+		if r.Name == "agent-rbac" && (r.Status != doctor.Pass || !strings.Contains(strings.Join(r.Evidence, "\n"), a+": reaches its own work")) {
+			t.Errorf("doctor agent-rbac: %s %s %v", r.Status, r.Summary, r.Evidence)
 		}
 	}
 }

@@ -1,10 +1,12 @@
 package registration_test
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/agent/identity"
 	"github.com/flotilla-io/flotilla/internal/registration"
+	"github.com/flotilla-io/flotilla/internal/scheduler/plugins/apienablement"
 	"github.com/flotilla-io/flotilla/test/framework"
 )
 
@@ -133,6 +136,11 @@ func TestRegisterWithGoodToken(t *testing.T) {
 		if c.Status.KubernetesVersion == "" || c.Status.NodeSummary == nil || c.Status.NodeSummary.Total != 1 {
 			return fmt.Errorf("status version %q, nodes %+v: want the local cluster's", c.Status.KubernetesVersion, c.Status.NodeSummary)
 		}
+		// The agent reports the kinds its cluster serves, for the
+		// scheduler's API filter.
+		if !apienablement.Serves(c.Status.APIEnablements, "apps/v1", "Deployment") || apienablement.Serves(c.Status.APIEnablements, "apps/v1", "Widget") {
+			return fmt.Errorf("status apiEnablements %v: want the local cluster's kinds", c.Status.APIEnablements)
+		}
 		return nil
 	})
 	framework.Eventually(t, 10*time.Second, func() error {
@@ -145,6 +153,16 @@ func TestRegisterWithGoodToken(t *testing.T) {
 		}
 		return nil
 	})
+	out, _, err = run(t, "describe", "cluster", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{`(?m)^Mode:\s+Pull$`, `(?m)^Offline policy:\s+StayPut \(default\)`,
+		`(?m)^Last heartbeat:\s+\d+s ago \(\S+Z\), lease flotilla-cluster-` + name + `/` + name + ` lasts \d+s$`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("describe cluster lacks %s:\n%s", re, out)
+		}
+	}
 }
 
 func TestRegisterWithExpiredToken(t *testing.T) {
@@ -381,5 +399,34 @@ func TestResumeInterruptedRegistration(t *testing.T) {
 	}
 	if n := len(agentCSRs(t, name)); n != 1 {
 		t.Errorf("CSRs for %s: %d, want the one resumed", name, n)
+	}
+}
+
+// TestHubAdmitsAnonymousOnlyToClusterInfo: the hub lets an unauthenticated
+// client read kube-public/cluster-info, so that an agent can prove the hub
+// before it sends its token, and nothing else.
+func TestHubAdmitsAnonymousOnlyToClusterInfo(t *testing.T) {
+	framework.Require(t, env)
+	createToken(t, "--ttl", "10m") // readies cluster-info and its reader Role
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(env.HubConfig.CAData) {
+		t.Fatal("the hub's CA does not parse")
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	for path, want := range map[string]int{
+		"/api/v1/namespaces/kube-public/configmaps/cluster-info": http.StatusOK,
+		"/api/v1/namespaces/kube-public/configmaps":              http.StatusUnauthorized,
+		"/api/v1/namespaces/kube-system/configmaps/cluster-info": http.StatusUnauthorized,
+		"/apis/cluster.flotilla.io/v1alpha1/clusters":            http.StatusUnauthorized,
+		"/version":                                               http.StatusUnauthorized,
+	} {
+		resp, err := c.Get(env.HubConfig.Host + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("anonymous GET %s: %s, want %d", path, resp.Status, want)
+		}
 	}
 }
