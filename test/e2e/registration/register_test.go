@@ -418,7 +418,7 @@ func TestHubAdmitsAnonymousOnlyToClusterInfo(t *testing.T) {
 		"/api/v1/namespaces/kube-public/configmaps":              http.StatusUnauthorized,
 		"/api/v1/namespaces/kube-system/configmaps/cluster-info": http.StatusUnauthorized,
 		"/apis/cluster.flotilla.io/v1alpha1/clusters":            http.StatusUnauthorized,
-		"/version":                                               http.StatusUnauthorized,
+		"/version": http.StatusUnauthorized,
 	} {
 		resp, err := c.Get(env.HubConfig.Host + path)
 		if err != nil {
