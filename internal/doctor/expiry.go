@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -59,30 +58,6 @@ func certName(c *x509.Certificate) string {
 		return "CN=" + c.Subject.CommonName
 	}
 	return c.Subject.String()
-}
-
-// ParsePEMCertificates parses every CERTIFICATE block of a PEM bundle.
-func ParsePEMCertificates(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate found")
-	}
-	return out, nil
 }
 
 // errNotJWT marks a token that is not a JSON Web Token.

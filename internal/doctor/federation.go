@@ -369,7 +369,7 @@ func checkCredentials(ctx context.Context, e *Env) Result {
 		if ca := s.Data[member.SecretKeyCACert]; len(ca) == 0 {
 			broken = append(broken, fmt.Sprintf("%s: secret %s has no %s", c.Name, ref, member.SecretKeyCACert))
 			fixes = append(fixes, rejoin)
-		} else if certs, err := ParsePEMCertificates(ca); err != nil {
+		} else if certs, err := registration.ParseCertificates(ca); err != nil {
 			broken = append(broken, fmt.Sprintf("%s: %s in secret %s does not parse: %v", c.Name, member.SecretKeyCACert, ref, err))
 			fixes = append(fixes, rejoin)
 		} else {

@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/flotilla-io/flotilla/internal/registration"
 )
 
 // liveHub probes a real hub through a client configuration.
@@ -125,7 +127,7 @@ func pemFrom(data []byte, file string) ([]*x509.Certificate, bool) {
 	if len(data) == 0 {
 		return nil, false
 	}
-	certs, err := ParsePEMCertificates(data)
+	certs, err := registration.ParseCertificates(data)
 	return certs, err == nil
 }
 

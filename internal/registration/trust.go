@@ -7,10 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
+
+	certutil "k8s.io/client-go/util/cert"
 )
 
 // CACertHashPrefix starts a --ca-cert-hash: the only algorithm kubeadm and
@@ -39,24 +40,9 @@ func NormalizeCACertHash(h string) (string, error) {
 
 // ParseCertificates decodes every CERTIFICATE block of a PEM bundle.
 func ParseCertificates(pemData []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for rest := pemData; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse certificate: %w", err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no certificate found")
+	certs, err := certutil.ParseCertsPEM(pemData)
+	if err != nil {
+		return nil, fmt.Errorf("parse PEM certificates: %w", err)
 	}
 	return certs, nil
 }
