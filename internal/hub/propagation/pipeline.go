@@ -39,7 +39,7 @@ type Options struct {
 
 // DefaultOptions suit a hub of a few hundred clusters.
 func DefaultOptions() Options {
-	return Options{DetectorWorkers: 16, ExecutionWorkers: 32, MemberQPS: 500, MemberBurst: 1000}
+	return Options{DetectorWorkers: 32, ExecutionWorkers: 32, MemberQPS: 500, MemberBurst: 1000}
 }
 
 // Pipeline is the detector and execution, sharing the hub's template
