@@ -67,18 +67,22 @@ options:
   etcdPeerPort: %d
 `
 
-// kwokctlQPSPatch raises the client QPS and burst of the member's
-// controllers (MemberSpec.ControllerQPS).
-const kwokctlQPSPatch = `componentsPatches:
-- name: kube-controller-manager
-  extraArgs:
-  - {key: kube-api-qps, value: "%[1]d"}
-  - {key: kube-api-burst, value: "%[2]d"}
-- name: kube-scheduler
-  extraArgs:
-  - {key: kube-api-qps, value: "%[1]d"}
-  - {key: kube-api-burst, value: "%[2]d"}
-`
+// kwokctlComponentsPatch runs the member's kube-controller-manager and
+// kube-scheduler without leader election: each is the only one, and under
+// load (a 2-core machine running a benchmark) a missed lease renewal would
+// make it exit, leaving the member without controllers. A non-zero qps
+// raises their client QPS and burst (MemberSpec.ControllerQPS).
+func kwokctlComponentsPatch(qps int) []byte {
+	var b []byte
+	b = append(b, "componentsPatches:\n"...)
+	for _, c := range []string{"kube-controller-manager", "kube-scheduler"} {
+		b = fmt.Appendf(b, "- name: %s\n  extraArgs:\n  - {key: leader-elect, value: \"false\"}\n", c)
+		if qps > 0 {
+			b = fmt.Appendf(b, "  - {key: kube-api-qps, value: \"%d\"}\n  - {key: kube-api-burst, value: \"%d\"}\n", qps, 2*qps)
+		}
+	}
+	return b
+}
 
 func (o MemberOptions) clusterDir(name string) string {
 	return filepath.Join(o.Workdir, "clusters", name)
@@ -146,9 +150,7 @@ func createMember(ctx context.Context, o MemberOptions, s MemberSpec) error {
 	}
 	cfg := filepath.Join(o.Workdir, s.Name+"-kwokctl.yaml")
 	conf := fmt.Appendf(nil, kwokctlConfig, ports[4])
-	if s.ControllerQPS > 0 {
-		conf = fmt.Appendf(conf, kwokctlQPSPatch, s.ControllerQPS, 2*s.ControllerQPS)
-	}
+	conf = append(conf, kwokctlComponentsPatch(s.ControllerQPS)...)
 	if err := os.WriteFile(cfg, conf, 0o600); err != nil {
 		return err
 	}
