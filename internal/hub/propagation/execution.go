@@ -136,14 +136,24 @@ func (e *Execution) watch(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	// An override policy can change any binding's objects: look at them
-	// all. Their initial list wakes nothing; the bindings' own does.
+	// An override policy can change the objects of any binding in its
+	// namespace (a ClusterOverridePolicy: any binding): look at them. Their
+	// initial list wakes nothing; the bindings' own does.
 	for _, obj := range []client.Object{&policyv1alpha1.OverridePolicy{}, &policyv1alpha1.ClusterOverridePolicy{}} {
 		inf, err := e.p.cache.GetInformer(ctx, obj)
 		if err != nil {
 			return err
 		}
-		all := func(any) { e.enqueueAll(ctx) }
+		all := func(o any) {
+			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = d.Obj
+			}
+			if op, ok := o.(*policyv1alpha1.OverridePolicy); ok {
+				e.enqueueBindings(ctx, op.Namespace, nil)
+				return
+			}
+			e.enqueueAll(ctx)
+		}
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 			AddFunc: func(o any, initial bool) {
 				if !initial {
@@ -170,7 +180,8 @@ func (e *Execution) watch(ctx context.Context) error {
 			// Labels and fields pick the clusters of override rules.
 			if ready(oc) != ready(nc) || !maps.Equal(oc.Labels, nc.Labels) || oc.Spec.APIEndpoint != nc.Spec.APIEndpoint ||
 				oc.Spec.Provider != nc.Spec.Provider || oc.Spec.Region != nc.Spec.Region || oc.Spec.Zone != nc.Spec.Zone {
-				e.enqueueAll(ctx)
+				// Only the bindings placed there, or with objects there.
+				e.enqueueBindings(ctx, "", func(b workv1alpha1.Binding) bool { return onCluster(b, nc.Name) })
 			}
 		},
 		DeleteFunc: func(o any) {
@@ -185,19 +196,47 @@ func (e *Execution) watch(ctx context.Context) error {
 	return err
 }
 
-func (e *Execution) enqueueAll(ctx context.Context) {
+func (e *Execution) enqueueAll(ctx context.Context) { e.enqueueBindings(ctx, "", nil) }
+
+// enqueueBindings queues the bindings in namespace (every binding, the
+// cluster-scoped ones too, when namespace is ""), or only those for which
+// keep is true.
+func (e *Execution) enqueueBindings(ctx context.Context, namespace string, keep func(workv1alpha1.Binding) bool) {
 	var rbs workv1alpha1.ResourceBindingList
-	var crbs workv1alpha1.ClusterResourceBindingList
-	if e.p.client.List(ctx, &rbs) == nil {
+	if e.p.client.List(ctx, &rbs, client.InNamespace(namespace), client.UnsafeDisableDeepCopy) == nil {
 		for i := range rbs.Items {
-			e.queue.Add(keyOf(&rbs.Items[i]))
+			if keep == nil || keep(&rbs.Items[i]) {
+				e.queue.Add(keyOf(&rbs.Items[i]))
+			}
 		}
 	}
-	if e.p.client.List(ctx, &crbs) == nil {
+	if namespace != "" {
+		return
+	}
+	var crbs workv1alpha1.ClusterResourceBindingList
+	if e.p.client.List(ctx, &crbs, client.UnsafeDisableDeepCopy) == nil {
 		for i := range crbs.Items {
-			e.queue.Add(keyOf(&crbs.Items[i]))
+			if keep == nil || keep(&crbs.Items[i]) {
+				e.queue.Add(keyOf(&crbs.Items[i]))
+			}
 		}
 	}
+}
+
+// onCluster reports whether b is placed on cluster or still reports
+// objects there.
+func onCluster(b workv1alpha1.Binding, cluster string) bool {
+	for _, t := range b.GetSpec().Clusters {
+		if t.Name == cluster {
+			return true
+		}
+	}
+	for _, cs := range b.GetBindingStatus().Clusters {
+		if cs.Cluster == cluster {
+			return true
+		}
+	}
+	return false
 }
 
 func ready(c *clusterv1alpha1.Cluster) bool {
