@@ -172,7 +172,8 @@ func writeSummary(all []auditEvent, templates int) string {
 // stages breaks the way of each template of ns through the pipeline into
 // the gaps between its hub writes, from the audit log: the template's
 // create, the detector's binding create, the scheduler's spec.clusters
-// patch, and execution's first binding status write, which comes after
+// patch (none when the detector placed the binding as it created it), and
+// execution's first binding status write, which comes after
 // the member applies. (The detector's claim patch is left out: it is not on
 // the way to the members.)
 func stages(all []auditEvent, ns string) string {
@@ -204,14 +205,21 @@ func stages(all []auditEvent, ns string) string {
 				m.scheduled, m.schedDone = a.Received, a.Done
 			}
 		case ref.Resource == "resourcebindings" && ref.Subresource == "status" && a.fieldManager() == "flotilla-execution":
-			if m := get(strings.TrimSuffix(ref.Name, suffix)); m.applied.IsZero() && !m.scheduled.IsZero() {
+			if m := get(strings.TrimSuffix(ref.Name, suffix)); m.applied.IsZero() {
 				m.applied = a.Received
 			}
 		}
 	}
+	for _, m := range per {
+		if m.scheduled.IsZero() || (!m.applied.IsZero() && m.scheduled.After(m.applied)) {
+			// Placed as the detector created it (scheduler.InitialPlacement):
+			// the binding's create is its placement.
+			m.scheduled, m.schedDone = m.bound, m.bindDone
+		}
+	}
 	names := []string{
 		"template created -> binding create sent (detector)",
-		"binding created -> spec.clusters patch sent (scheduler)",
+		"binding created -> spec.clusters patch sent (scheduler; 0 if placed at create)",
 		"scheduled -> first binding status write sent (execution, member applies)",
 		"template created -> first binding status write sent (all)",
 	}
