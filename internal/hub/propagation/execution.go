@@ -22,7 +22,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
@@ -63,8 +65,12 @@ func keyOf(b workv1alpha1.Binding) bindingKey {
 
 // Execution applies bindings to members and reports their status.
 type Execution struct {
-	p     *Pipeline
-	queue workqueue.TypedRateLimitingInterface[bindingKey]
+	p *Pipeline
+	// queue serves bindings whose spec or template changed before those
+	// whose members' status only moved (statusPriority), so that during a
+	// bulk rollout new objects reach the members before status refreshes
+	// of the objects already there are written to the hub.
+	queue priorityqueue.PriorityQueue[bindingKey]
 
 	// deps maps a dependency (NAMESPACE/KIND/NAME) to the bindings that
 	// carry it, to requeue them when it changes.
@@ -76,9 +82,9 @@ type Execution struct {
 func newExecution(p *Pipeline) *Execution {
 	return &Execution{
 		p: p,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[bindingKey](),
-			workqueue.TypedRateLimitingQueueConfig[bindingKey]{Name: "execution"}),
+		queue: priorityqueue.New("execution", func(o *priorityqueue.Opts[bindingKey]) {
+			o.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[bindingKey]()
+		}),
 		deps:   map[string]map[bindingKey]bool{},
 		depsOf: map[bindingKey][]string{},
 	}
@@ -271,8 +277,9 @@ func (e *Execution) onMemberObject(_ string, obj, old *unstructured.Unstructured
 		}
 		if old != nil && !templateChanged(old, obj) {
 			// Only the member's status moved: let a burst of status
-			// updates collapse into one reconcile and one status write.
-			e.queue.AddAfter(k, statusCoalesce)
+			// updates collapse into one reconcile and one status write,
+			// after the bindings that have objects to apply.
+			e.queue.AddWithOpts(priorityqueue.AddOpts{After: statusCoalesce, Priority: ptr.To(statusPriority)}, k)
 			return
 		}
 		e.queue.Add(k)
@@ -423,6 +430,10 @@ const conflictRecheck = 30 * time.Second
 // statusCoalesce is how long a member's status-only change waits, so that
 // the several updates of a rollout make one status write on the hub.
 const statusCoalesce = time.Second
+
+// statusPriority is the queue priority of a status-only refresh; every
+// other reason to look at a binding has priority 0.
+const statusPriority = -1
 
 // reasonCacheSyncing marks a cluster whose objects the hub has not listed
 // yet; it never reaches the status.
