@@ -62,13 +62,15 @@ func (o *Options) defaults() error {
 }
 
 // Run renews the cluster's Lease on the hub every Interval until ctx
-// ends. Failures do not stop it: it logs them and tries again at the next
-// beat, so that it resumes by itself when the hub comes back.
+// ends. Failures do not stop it: it logs them and tries again, after 1 s,
+// then twice as long each time up to Interval, so that the hub sees the
+// cluster again within a second or two of the link coming back.
 func Run(ctx context.Context, hub kubernetes.Interface, o Options) error {
 	if err := o.defaults(); err != nil {
 		return err
 	}
 	var failing string
+	var retry time.Duration
 	for {
 		err := Renew(ctx, hub, o)
 		switch {
@@ -76,12 +78,19 @@ func Run(ctx context.Context, hub kubernetes.Interface, o Options) error {
 			return nil
 		case err != nil && err.Error() != failing:
 			failing = err.Error()
-			o.Log.Error(err, "heartbeat failed; retrying every interval", "interval", o.Interval)
+			o.Log.Error(err, "heartbeat failed; retrying", "upTo", o.Interval)
 		case err == nil && failing != "":
 			failing = ""
 			o.Log.Info("heartbeat restored")
 		}
-		t := o.Clock.NewTimer(o.Interval)
+		wait := o.Interval
+		if err != nil {
+			retry = min(max(2*retry, minRetry), o.Interval)
+			wait = retry
+		} else {
+			retry = 0
+		}
+		t := o.Clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -90,6 +99,9 @@ func Run(ctx context.Context, hub kubernetes.Interface, o Options) error {
 		}
 	}
 }
+
+// minRetry is the first wait after a failed heartbeat.
+const minRetry = time.Second
 
 // Renew renews the cluster's Lease once, creating it if needed.
 func Renew(ctx context.Context, hub kubernetes.Interface, o Options) error {

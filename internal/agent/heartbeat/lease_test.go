@@ -71,3 +71,59 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRetriesSoonAfterAFailure: a failed heartbeat is retried after 1 s,
+// then 2 s, 4 s, ... up to the interval, so that the hub sees the cluster
+// again soon after the link comes back, not at the next 10 s beat.
+func TestRunRetriesSoonAfterAFailure(t *testing.T) {
+	start := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	clock := clocktesting.NewFakeClock(start)
+	cs := fake.NewClientset()
+	attempts := make(chan time.Time, 10)
+	failures := 3
+	cs.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		attempts <- clock.Now()
+		if failures > 0 {
+			failures--
+			return true, nil, apierrors.NewServiceUnavailable("the hub is away")
+		}
+		return false, nil, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cs, Options{Cluster: "edge-1", Clock: clock}) }()
+	var got []time.Duration
+	for _, step := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 0} {
+		select {
+		case at := <-attempts:
+			got = append(got, at.Sub(start))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no heartbeat attempt after %v", got)
+		}
+		if step == 0 {
+			break
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !clock.HasWaiters() {
+			if time.Now().After(deadline) {
+				t.Fatal("Run does not wait after a failure")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		clock.Step(step)
+	}
+	want := []time.Duration{0, time.Second, 3 * time.Second, 7 * time.Second}
+	if len(got) != len(want) {
+		t.Fatalf("attempts at %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("attempts at %v, want %v", got, want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
