@@ -36,18 +36,7 @@ func BenchmarkLocalFleet(b *testing.B) {
 }
 
 func runLocalFleet(b *testing.B) {
-	root, err := framework.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	bins, err := localfleet.FindBinaries(root)
-	if err != nil {
-		b.Fatal(err)
-	}
-	home, err := framework.NewHome()
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, bins, home := benchPrereqs(b)
 	defer func() { _ = localfleet.Down(context.Background(), home, bins, nil); _ = os.RemoveAll(home) }()
 	ctx := context.Background()
 
@@ -141,4 +130,21 @@ func rssOf(dir string, names ...string) int64 {
 		}
 	}
 	return total
+}
+
+// benchPrereqs returns what every benchmark's fleet needs: the
+// repository's root, the component binaries and a fresh home directory.
+func benchPrereqs(b *testing.B) (root string, bins localfleet.Binaries, home string) {
+	b.Helper()
+	root, err := framework.RepoRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if bins, err = localfleet.FindBinaries(root); err != nil {
+		b.Fatal(err)
+	}
+	if home, err = framework.NewHome(); err != nil {
+		b.Fatal(err)
+	}
+	return root, bins, home
 }

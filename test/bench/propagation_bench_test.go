@@ -23,7 +23,6 @@ import (
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
 	"github.com/flotilla-io/flotilla/internal/hub/propagation"
 	"github.com/flotilla-io/flotilla/internal/localfleet"
-	"github.com/flotilla-io/flotilla/test/framework"
 )
 
 // Settings of BenchmarkPropagation.
@@ -249,18 +248,7 @@ func runPropagation(b *testing.B) {
 // share it, and returns the bench environment, the fleet, the repository
 // root, and the function that tears it all down.
 func startBench(b *testing.B, specs []localfleet.MemberSpec) (*benchEnv, *localfleet.Fleet, string, func()) {
-	root, err := framework.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	bins, err := localfleet.FindBinaries(root)
-	if err != nil {
-		b.Fatal(err)
-	}
-	home, err := framework.NewHome()
-	if err != nil {
-		b.Fatal(err)
-	}
+	root, bins, home := benchPrereqs(b)
 	e := &benchEnv{home: home, hubLog: filepath.Join(home, "flotilla-hub.log"),
 		members: map[string]kubernetes.Interface{}, memMeta: map[string]metadata.Interface{},
 		progress: func(format string, args ...any) {

@@ -34,7 +34,6 @@ import (
 	"github.com/flotilla-io/flotilla/internal/agent/identity"
 	"github.com/flotilla-io/flotilla/internal/localfleet"
 	"github.com/flotilla-io/flotilla/internal/registration"
-	"github.com/flotilla-io/flotilla/test/framework"
 	"github.com/flotilla-io/flotilla/test/framework/tcpproxy"
 )
 
@@ -440,18 +439,7 @@ func runPullAgents(b *testing.B) {
 		b.Fatal(err)
 	}
 	crlog.SetLogger(logr.Discard())
-	root, err := framework.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	bins, err := localfleet.FindBinaries(root)
-	if err != nil {
-		b.Fatal(err)
-	}
-	home, err := framework.NewHome()
-	if err != nil {
-		b.Fatal(err)
-	}
+	root, bins, home := benchPrereqs(b)
 	runStart := time.Now()
 	e := &pullEnv{s: s, home: home, hubLog: filepath.Join(home, "flotilla-hub.log"),
 		progress: func(format string, args ...any) {
