@@ -214,7 +214,7 @@ func stages(all []auditEvent, ns string) string {
 		if m.scheduled.IsZero() || (!m.applied.IsZero() && m.scheduled.After(m.applied)) {
 			// Placed as the detector created it (scheduler.InitialPlacement):
 			// the binding's create is its placement.
-			m.scheduled, m.schedDone = m.bound, m.bindDone
+			m.scheduled, m.schedDone = m.bindDone, m.bindDone
 		}
 	}
 	names := []string{
