@@ -131,7 +131,6 @@ func Schedule(spec *workv1alpha1.BindingSpec, clusters []clusterv1alpha1.Cluster
 	return ScheduleWith(spec, clusters, current, Options{Now: time.Now(), DefaultToleration: DefaultClusterToleration})
 }
 
-// ScheduleWith is Schedule with Options: the time, failover tolerations,
 // InitialPlacement is the placement of a binding that has none yet, or
 // nil when nothing fits (the scheduler then records why). The detector
 // writes it into a binding it creates, so that execution need not wait
@@ -145,6 +144,7 @@ func InitialPlacement(spec *workv1alpha1.BindingSpec, clusters []clusterv1alpha1
 	return res.Clusters
 }
 
+// ScheduleWith is Schedule with Options: the time, failover tolerations,
 // stickiness and application health.
 func ScheduleWith(spec *workv1alpha1.BindingSpec, clusters []clusterv1alpha1.Cluster, current []workv1alpha1.TargetCluster, opts Options) (Result, error) {
 	cs := make([]*clusterv1alpha1.Cluster, len(clusters))
