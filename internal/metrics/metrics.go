@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -96,6 +97,24 @@ func init() {
 	metrics.Registry.MustRegister(ClusterProbeDuration, ClusterReady, ClusterLastHeartbeat, ClusterProbeFailures, ClusterReadyTransitions,
 		ReconcileTotal, MemberWrites, ApplyDuration, PropagationLatency, BindingsCreated,
 		FleetDisrupted, Evictions, EvictionsThrottled)
+}
+
+// RecordClusterReady sets flotilla_cluster_ready from a cluster's Ready
+// condition after a reconcile, and counts a transition in
+// flotilla_cluster_ready_transitions_total when its status differs from
+// before. It reports whether it changed. Push clusters' probes and Pull
+// clusters' heartbeats both record through it.
+func RecordClusterReady(cluster string, before, after *metav1.Condition) bool {
+	v := 0.0
+	if after != nil && after.Status == metav1.ConditionTrue {
+		v = 1
+	}
+	ClusterReady.WithLabelValues(cluster).Set(v)
+	if after == nil || (before != nil && before.Status == after.Status) {
+		return false
+	}
+	ClusterReadyTransitions.WithLabelValues(cluster, string(after.Status)).Inc()
+	return true
 }
 
 // ForgetCluster drops every series of a cluster that left the fleet.

@@ -160,12 +160,10 @@ func (r *HeartbeatReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			return ctrl.Result{}, fmt.Errorf("patch cluster status: %w", err)
 		}
 		r.emit(orig, &c)
+	} else {
+		ready := meta.FindStatusCondition(c.Status.Conditions, clusterv1alpha1.ConditionReady)
+		metrics.RecordClusterReady(c.Name, ready, ready) // the gauge only: nothing changed
 	}
-	ready := 0.0
-	if meta.IsStatusConditionTrue(c.Status.Conditions, clusterv1alpha1.ConditionReady) {
-		ready = 1
-	}
-	metrics.ClusterReady.WithLabelValues(c.Name).Set(ready)
 	return ctrl.Result{RequeueAfter: recheck}, nil
 }
 
@@ -238,11 +236,8 @@ func (r *HeartbeatReconciler) set(c *clusterv1alpha1.Cluster, t string, s metav1
 // emit records the Offline transitions, and the Ready ones in
 // flotilla_cluster_ready_transitions_total as the probes of Push clusters do.
 func (r *HeartbeatReconciler) emit(orig, c *clusterv1alpha1.Cluster) {
-	readyBefore := meta.FindStatusCondition(orig.Status.Conditions, clusterv1alpha1.ConditionReady)
-	if readyAfter := meta.FindStatusCondition(c.Status.Conditions, clusterv1alpha1.ConditionReady); readyAfter != nil &&
-		(readyBefore == nil || readyBefore.Status != readyAfter.Status) {
-		metrics.ClusterReadyTransitions.WithLabelValues(c.Name, string(readyAfter.Status)).Inc()
-	}
+	metrics.RecordClusterReady(c.Name, meta.FindStatusCondition(orig.Status.Conditions, clusterv1alpha1.ConditionReady),
+		meta.FindStatusCondition(c.Status.Conditions, clusterv1alpha1.ConditionReady))
 	before := meta.FindStatusCondition(orig.Status.Conditions, clusterv1alpha1.ConditionOffline)
 	after := meta.FindStatusCondition(c.Status.Conditions, clusterv1alpha1.ConditionOffline)
 	if after == nil || (before != nil && before.Status == after.Status) {

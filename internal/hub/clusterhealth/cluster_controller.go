@@ -277,13 +277,7 @@ func (r *Reconciler) statusChanged(orig, c *clusterv1alpha1.Cluster) bool {
 func (r *Reconciler) emit(orig, c *clusterv1alpha1.Cluster, res member.ProbeResult) {
 	before := meta.FindStatusCondition(orig.Status.Conditions, clusterv1alpha1.ConditionReady)
 	after := meta.FindStatusCondition(c.Status.Conditions, clusterv1alpha1.ConditionReady)
-	if after.Status == metav1.ConditionTrue {
-		metrics.ClusterReady.WithLabelValues(c.Name).Set(1)
-	} else {
-		metrics.ClusterReady.WithLabelValues(c.Name).Set(0)
-	}
-	if before == nil || before.Status != after.Status {
-		metrics.ClusterReadyTransitions.WithLabelValues(c.Name, string(after.Status)).Inc()
+	if metrics.RecordClusterReady(c.Name, before, after) {
 		if after.Status == metav1.ConditionTrue {
 			r.recorder.Eventf(c, nil, corev1.EventTypeNormal, EventClusterReady, "Probe", "cluster is ready: %s", after.Message)
 		} else {
