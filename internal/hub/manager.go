@@ -3,6 +3,8 @@ package hub
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,7 +29,10 @@ import (
 
 // Options configure the hub.
 type Options struct {
-	MetricsAddr    string
+	MetricsAddr string
+	// Profiling serves Go's pprof profiles under /debug/pprof/ on the
+	// metrics endpoint.
+	Profiling      bool
 	HealthAddr     string
 	LeaderElection bool
 	Health         clusterhealth.Options
@@ -55,6 +60,20 @@ const (
 	DefaultHubBurst = 1000
 )
 
+func metricsOptions(o Options) metricsserver.Options {
+	mo := metricsserver.Options{BindAddress: o.MetricsAddr}
+	if o.Profiling {
+		mo.ExtraHandlers = map[string]http.Handler{
+			"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+			"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
+			"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+			"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
+			"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+		}
+	}
+	return mo
+}
+
 // New builds the hub's manager with every controller registered.
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if cfg.QPS == 0 && cfg.Burst == 0 {
@@ -67,7 +86,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  api.Scheme,
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.HealthAddr,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "flotilla-hub",
@@ -113,15 +132,17 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if failover == (scheduler.FailoverOptions{}) {
 		failover = scheduler.DefaultFailoverOptions()
 	}
-	if err := scheduler.NewReconciler(mgr.GetClient(), mgr.GetEventRecorder("flotilla-scheduler"), scheduler.WithFailover(failover)).SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("scheduler: %w", err)
-	}
 	prop := o.Propagation
 	prop.Place = func(spec *workv1alpha1.BindingSpec, clusters []clusterv1alpha1.Cluster) []workv1alpha1.TargetCluster {
 		return scheduler.InitialPlacement(spec, clusters, failover.ClusterToleration, time.Now())
 	}
-	if err := propagation.SetupWithManager(mgr, cfg, prop); err != nil {
+	pipeline, err := propagation.SetupWithManager(mgr, cfg, prop)
+	if err != nil {
 		return nil, fmt.Errorf("propagation pipeline: %w", err)
+	}
+	if err := scheduler.NewReconciler(mgr.GetClient(), mgr.GetEventRecorder("flotilla-scheduler"),
+		scheduler.WithFailover(failover), scheduler.WithDeferStatus(pipeline.Busy)).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
 	}
 	if err := bindingmetrics.Register(mgr.GetClient()); err != nil {
 		return nil, fmt.Errorf("binding metrics: %w", err)

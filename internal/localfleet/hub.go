@@ -285,12 +285,14 @@ rules:
     resources: ["events"]
   - group: "events.k8s.io"
     resources: ["events"]
-# Every change to the fleet's API objects, with what changed.
+# Every change to what people write (clusters, policies), with what changed.
 - level: RequestResponse
   resources:
   - group: "cluster.flotilla.io"
   - group: "policy.flotilla.io"
-  - group: "work.flotilla.io"
+# Bindings and Works are the hub's own derived state, written several times
+# per template: who wrote which, and when, without the bodies, which would
+# cost the hub a serialisation and a log line of the whole object per write.
 - level: Metadata
 `
 

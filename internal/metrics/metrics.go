@@ -49,13 +49,13 @@ var (
 	// MemberWrites counts the hub's writes to member clusters.
 	MemberWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flotilla_member_writes_total",
-		Help: "Writes (apply, create, delete) the hub made to member clusters, by cluster, operation and result (success, conflict, error).",
+		Help: "Writes (apply, create, patch, delete) the hub made to member clusters, by cluster, operation and result (success, conflict, error).",
 	}, []string{"cluster", "operation", "result"})
 
 	// ApplyDuration is the latency of server-side applies to members.
 	ApplyDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "flotilla_member_apply_duration_seconds",
-		Help:    "Latency of server-side applies to member clusters, by cluster.",
+		Help:    "Latency of server-side applies and creates of objects in member clusters, by cluster.",
 		Buckets: []float64{.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"cluster"})
 
@@ -66,6 +66,13 @@ var (
 		Help:    "Time from a template's creation on the hub to its first successful apply in each member.",
 		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 	})
+
+	// ReportsHeld is how many reports the pipeline holds back while it is
+	// busy.
+	ReportsHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "flotilla_propagation_reports_held",
+		Help: "Reports the propagation pipeline holds back while a burst passes, by report (claim: a template's first claim; status: a binding's status and its template's summed status).",
+	}, []string{"report"})
 
 	// BindingsCreated counts the bindings the detector created.
 	BindingsCreated = prometheus.NewCounter(prometheus.CounterOpts{
@@ -95,7 +102,7 @@ var (
 
 func init() {
 	metrics.Registry.MustRegister(ClusterProbeDuration, ClusterReady, ClusterLastHeartbeat, ClusterProbeFailures, ClusterReadyTransitions,
-		ReconcileTotal, MemberWrites, ApplyDuration, PropagationLatency, BindingsCreated,
+		ReconcileTotal, MemberWrites, ApplyDuration, PropagationLatency, ReportsHeld, BindingsCreated,
 		FleetDisrupted, Evictions, EvictionsThrottled)
 }
 

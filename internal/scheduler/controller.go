@@ -66,6 +66,8 @@ type Reconciler struct {
 	evictions    *rate.Limiter
 	mu           sync.Mutex
 	reservations map[types.NamespacedName]*rate.Reservation
+	// deferStatus, when set, says the hub is busy (WithDeferStatus).
+	deferStatus func() bool
 }
 
 // FailoverOptions are the hub's failover settings.
@@ -96,6 +98,21 @@ func WithWorkers(n int) Option { return func(r *Reconciler) { r.workers = n } }
 
 // WithFailover sets the failover settings.
 func WithFailover(o FailoverOptions) Option { return func(r *Reconciler) { r.failover = o } }
+
+// WithDeferStatus lets the scheduler put off recording a decision that
+// changes nothing, for a binding created already placed, while busy
+// reports true, for at most maxStatusDefer after the binding's creation:
+// during a burst the hub's writes go to getting objects to the members
+// first.
+func WithDeferStatus(busy func() bool) Option { return func(r *Reconciler) { r.deferStatus = busy } }
+
+// maxStatusDefer bounds how long a binding waits for its Scheduled
+// condition while the hub is busy; statusDeferRetry is how often it
+// looks again.
+const (
+	maxStatusDefer   = time.Minute
+	statusDeferRetry = 10 * time.Second
+)
 
 // WithClock sets the clock, for tests.
 func WithClock(c clock.PassiveClock) Option { return func(r *Reconciler) { r.clock = c } }
@@ -356,6 +373,12 @@ func (r *Reconciler) apply(ctx context.Context, b workv1alpha1.Binding, res Resu
 		if err := r.client.Patch(ctx, b, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			return 0, fmt.Errorf("write spec.clusters: %w", err)
 		}
+	}
+	if !moved && r.deferStatus != nil && meta.FindStatusCondition(b.GetBindingStatus().Conditions, workv1alpha1.ConditionScheduled) == nil &&
+		now.Sub(b.GetCreationTimestamp().Time) < maxStatusDefer && r.deferStatus() {
+		// Placed at creation, by this very decision: only the record of
+		// it is missing, and it can wait for the burst to pass.
+		return statusDeferRetry, nil
 	}
 	msg := scheduledMessage(res)
 	became, err := r.writeStatus(ctx, b, res, metav1.Condition{

@@ -1,10 +1,15 @@
 package scheduler
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
@@ -41,6 +46,66 @@ func TestInitialPlacementIsTheSchedulersDecision(t *testing.T) {
 			}
 			if err != nil || !cmp.Equal(res.Clusters, got) {
 				t.Fatalf("the scheduler decides %v (%v) on the initial placement %v: it would write spec.clusters again", res.Clusters, err, got)
+			}
+		})
+	}
+}
+
+// TestStatusOfAPlacedBindingWaitsWhileBusy: a binding created placed,
+// whose decision changes nothing, gets its Scheduled condition only once
+// the hub is not busy, or once it has waited maxStatusDefer; a binding
+// that must move is written at once, busy or not.
+func TestStatusOfAPlacedBindingWaitsWhileBusy(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	placed := func(created time.Time, clusters ...workv1alpha1.TargetCluster) *workv1alpha1.ResourceBinding {
+		b := rb(MakeSpec(3).Divided().Weight(2, "m1").Weight(1, "m2").Obj())
+		b.CreationTimestamp = metav1.NewTime(created)
+		b.Spec.Clusters = clusters
+		return b
+	}
+	decided := targets("m1", 2, "m2", 1)
+	for name, tc := range map[string]struct {
+		binding   *workv1alpha1.ResourceBinding
+		busy      bool
+		wantAfter time.Duration
+	}{
+		"placed, busy: waits":                   {placed(now.Add(-time.Second), decided...), true, statusDeferRetry},
+		"placed, quiet: written":                {placed(now.Add(-time.Second), decided...), false, 0},
+		"placed, busy, waited enough":           {placed(now.Add(-maxStatusDefer), decided...), true, 0},
+		"not placed yet, busy: written at once": {placed(now.Add(-time.Second)), true, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, append(clusterObjs(MakeCluster("m1").Pods(10), MakeCluster("m2").Pods(10)), tc.binding)...)
+			busy := tc.busy
+			f.r = NewReconciler(f.client, f.events, WithClock(clocktesting.NewFakePassiveClock(now)), WithDeferStatus(func() bool { return busy }))
+			res := f.reconcileRequeue("default", "web-deployment")
+			if res.RequeueAfter != tc.wantAfter {
+				t.Fatalf("RequeueAfter = %v, want %v", res.RequeueAfter, tc.wantAfter)
+			}
+			var got workv1alpha1.ResourceBinding
+			if err := f.client.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "web-deployment"}, &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(decided, got.Spec.Clusters); diff != "" {
+				t.Errorf("spec.clusters (-want +got):\n%s", diff)
+			}
+			cond := meta.FindStatusCondition(got.Status.Conditions, workv1alpha1.ConditionScheduled)
+			if written := cond != nil; written != (tc.wantAfter == 0) {
+				t.Fatalf("Scheduled condition %+v, want written: %v", cond, tc.wantAfter == 0)
+			}
+			if tc.wantAfter == 0 {
+				return
+			}
+			// The burst passes: the next look writes it.
+			busy = false
+			if res := f.reconcileRequeue("default", "web-deployment"); res.RequeueAfter != 0 {
+				t.Fatalf("RequeueAfter = %v once quiet", res.RequeueAfter)
+			}
+			if err := f.client.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "web-deployment"}, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !meta.IsStatusConditionTrue(got.Status.Conditions, workv1alpha1.ConditionScheduled) {
+				t.Fatalf("Scheduled condition %+v once quiet", got.Status.Conditions)
 			}
 		})
 	}

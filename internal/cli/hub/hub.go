@@ -63,6 +63,7 @@ health probes (/healthz, /readyz) on --health-probe-bind-address.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of the Prometheus metrics endpoint (0 disables it)")
+	f.BoolVar(&o.Profiling, "profiling", false, "serve Go pprof profiles under /debug/pprof/ on the metrics endpoint")
 	f.StringVar(&o.HealthAddr, "health-probe-bind-address", "127.0.0.1:8081", "address of the health probe endpoint")
 	f.BoolVar(&o.LeaderElection, "leader-elect", true, "elect a leader among hub replicas (lease flotilla-system/flotilla-hub)")
 	f.DurationVar(&o.Health.ProbeInterval, "cluster-probe-interval", o.Health.ProbeInterval, "time between health probes of a healthy member")

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
@@ -45,21 +46,27 @@ var (
 // Detector claims templates for policies and keeps one binding per claimed
 // template.
 type Detector struct {
-	p     *Pipeline
-	queue workqueue.TypedRateLimitingInterface[templateKey]
+	p *Pipeline
+	// queue serves templates to claim and bind before first claims put
+	// off while it was busy (claimPriority).
+	queue priorityqueue.PriorityQueue[templateKey]
 
 	// selected holds the kinds some policy selects; the hub also watches
 	// dependency kinds, whose events are not the detector's business.
 	mu       sync.RWMutex
 	selected map[schema.GroupVersionKind]bool
+
+	// claims holds back first claims while the pipeline is busy.
+	claims *reportHold[templateKey]
 }
 
 func newDetector(p *Pipeline) *Detector {
 	return &Detector{
-		p: p,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[templateKey](),
-			workqueue.TypedRateLimitingQueueConfig[templateKey]{Name: "detector"}),
+		p:      p,
+		claims: newReportHold[templateKey](),
+		queue: priorityqueue.New("detector", func(o *priorityqueue.Opts[templateKey]) {
+			o.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[templateKey]()
+		}),
 	}
 }
 
@@ -295,6 +302,12 @@ func (d *Detector) syncTemplate(ctx context.Context, k templateKey) error {
 		return err
 	}
 	if claim := Claim(c.Ref); claim != current {
+		if current == "" && d.claims.hold(k, d.p.Busy(), time.Now()) {
+			// The binding is what the pipeline runs on; a first claim
+			// is for the user to see. While a burst of templates and
+			// bindings waits for the members, it waits behind them.
+			return nil
+		}
 		if err := d.setClaim(ctx, m, obj, &claim); err != nil {
 			return err
 		}
@@ -304,6 +317,10 @@ func (d *Detector) syncTemplate(ctx context.Context, k templateKey) error {
 	}
 	return nil
 }
+
+// claimPriority is the queue priority of a first claim let out after the
+// pipeline was busy.
+const claimPriority = -1
 
 // setClaim writes (or, with nil, removes) the claim annotation.
 func (d *Detector) setClaim(ctx context.Context, m Mapping, obj *unstructured.Unstructured, claim *string) error {

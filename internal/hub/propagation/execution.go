@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,7 +21,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/csaupgrade"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -77,6 +80,9 @@ type Execution struct {
 	mu     sync.Mutex
 	deps   map[string]map[bindingKey]bool
 	depsOf map[bindingKey][]string
+
+	// reports holds back status writes while the pipeline is busy.
+	reports *reportHold[bindingKey]
 }
 
 func newExecution(p *Pipeline) *Execution {
@@ -85,8 +91,9 @@ func newExecution(p *Pipeline) *Execution {
 		queue: priorityqueue.New("execution", func(o *priorityqueue.Opts[bindingKey]) {
 			o.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[bindingKey]()
 		}),
-		deps:   map[string]map[bindingKey]bool{},
-		depsOf: map[bindingKey][]string{},
+		deps:    map[string]map[bindingKey]bool{},
+		depsOf:  map[bindingKey][]string{},
+		reports: newReportHold[bindingKey](),
 	}
 }
 
@@ -269,16 +276,17 @@ func (e *Execution) enqueueDependents(namespace, kind, name string) {
 
 // onMemberObject requeues the binding of an object that changed in a
 // member: its status moved, or someone changed or deleted it.
-func (e *Execution) onMemberObject(_ string, obj, old *unstructured.Unstructured) {
+func (e *Execution) onMemberObject(_ string, obj, old *unstructured.Unstructured, gone bool) {
 	if ref := obj.GetAnnotations()[workv1alpha1.AnnotationBinding]; ref != "" {
 		k := bindingKey{Name: ref}
 		if ns, name, found := strings.Cut(ref, "/"); found {
 			k = bindingKey{Namespaced: true, Namespace: ns, Name: name}
 		}
-		if old != nil && !templateChanged(old, obj) {
-			// Only the member's status moved: let a burst of status
-			// updates collapse into one reconcile and one status write,
-			// after the bindings that have objects to apply.
+		if !gone && (old == nil || !templateChanged(old, obj)) {
+			// A new object (most often the one execution just wrote), or
+			// one whose status only moved: let a burst of status updates
+			// collapse into one reconcile and one status write, after the
+			// bindings that have objects to apply.
 			e.queue.AddWithOpts(priorityqueue.AddOpts{After: statusCoalesce, Priority: ptr.To(statusPriority)}, k)
 			return
 		}
@@ -295,6 +303,8 @@ type target struct {
 	name     string
 	replicas *int32
 	cluster  *clusterv1alpha1.Cluster
+	// wrote is set when the sync wrote to the member.
+	wrote *atomic.Bool
 }
 
 // sync reconciles one binding. It returns a delay after which to look
@@ -302,6 +312,9 @@ type target struct {
 func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, error) {
 	b := workv1alpha1.NewBinding(k.Namespaced)
 	if err := e.p.client.Get(ctx, types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, b); err != nil {
+		if apierrors.IsNotFound(err) {
+			e.reports.forget(k)
+		}
 		return 0, client.IgnoreNotFound(err)
 	}
 	spec := b.GetSpec()
@@ -340,9 +353,10 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 		return syncGrace, nil
 	}
 
+	var wrote atomic.Bool
 	targets := make([]target, 0, len(spec.Clusters))
 	for _, tc := range spec.Clusters {
-		t := target{name: tc.Name, cluster: byName[tc.Name]}
+		t := target{name: tc.Name, cluster: byName[tc.Name], wrote: &wrote}
 		if divisible(spec.Resource.APIVersion, spec.Resource.Kind) {
 			r := tc.Replicas
 			t.replicas = &r
@@ -395,6 +409,21 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 	}
 
 	leaving, wait, err := e.removeLeft(ctx, b, m, targets, byName, healthy)
+	if err == nil && len(leaving) == 0 && allApplied(results) {
+		// Apply now, report later. While a burst waits in the pipeline
+		// the status of a binding whose objects are in place is held back
+		// (reports); while other bindings wait in the queue it waits
+		// behind them with the status refreshes. A bulk rollout then
+		// reaches the members at the pace of the member writes, not of
+		// the hub's status writes. Failures are reported at once.
+		if e.reports.hold(k, e.p.Busy(), time.Now()) {
+			return 0, nil
+		}
+		if wrote.Load() && e.queue.Len() > 0 {
+			e.queue.AddWithOpts(priorityqueue.AddOpts{After: statusCoalesce, Priority: ptr.To(statusPriority)}, k)
+			return 0, nil
+		}
+	}
 	results = append(results, leaving...)
 	sort.Slice(results, func(i, j int) bool { return results[i].Cluster < results[j].Cluster })
 	if serr := e.writeStatus(ctx, b, results); serr != nil {
@@ -418,6 +447,16 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 		}
 	}
 	return after, nil
+}
+
+// allApplied reports whether every cluster of results holds its object.
+func allApplied(results []workv1alpha1.ClusterStatus) bool {
+	for _, r := range results {
+		if !r.Applied || r.Reason != workv1alpha1.ReasonApplied {
+			return false
+		}
+	}
+	return true
 }
 
 // memberRequestTimeout bounds each request to a member.
@@ -600,6 +639,7 @@ func (e *Execution) syncCluster(ctx context.Context, b workv1alpha1.Binding, m M
 			}
 			return fail(reason, "%s", msg)
 		}
+		t.wrote.Store(true)
 		if ct := tmpl.GetCreationTimestamp(); live == nil && !ct.IsZero() {
 			metrics.PropagationLatency.Observe(time.Since(ct.Time).Seconds())
 		}
@@ -626,6 +666,7 @@ func (e *Execution) syncCluster(ctx context.Context, b workv1alpha1.Binding, m M
 			if _, reason, msg := e.apply(ctx, mc, dm, dmanifest, dlive, conflict); reason != "" {
 				return fail(reason, "dependency %s/%s: %s", d.GetKind(), d.GetName(), msg)
 			}
+			t.wrote.Store(true)
 		}
 		cs.Dependencies = append(cs.Dependencies, d.GetKind()+"/"+d.GetName())
 	}
@@ -714,13 +755,24 @@ func fillLive(cs *workv1alpha1.ClusterStatus, live *unstructured.Unstructured) {
 // apply writes manifest to the member unless that would take over an object
 // Flotilla did not create and abortOnConflict is set. It returns the object
 // as the member stored it, or a reason and message on failure.
+//
+// An object not in the cache (live is nil) is most often absent: it is
+// created, one round trip, and only when the name is taken does apply read
+// the member's object to decide. A create cannot take over anything, so
+// Abort needs no read first, and no read can race with someone else's
+// create.
 func (e *Execution) apply(ctx context.Context, mc *memberClient, m Mapping, manifest, live *unstructured.Unstructured, abortOnConflict bool) (*unstructured.Unstructured, string, string) {
 	ctx, cancel := context.WithTimeout(ctx, memberRequestTimeout)
 	defer cancel()
 	ri := resourceFor(mc, m, manifest.GetNamespace())
 	if live == nil {
-		// The object is not among those Flotilla manages there: it is
-		// absent, or someone else's.
+		out, err := e.create(ctx, mc, m, ri, manifest)
+		if err == nil {
+			return out, "", ""
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, workv1alpha1.ReasonApplyFailed, err.Error()
+		}
 		existing, err := ri.Get(ctx, manifest.GetName(), metav1.GetOptions{})
 		switch {
 		case err == nil:
@@ -730,15 +782,19 @@ func (e *Execution) apply(ctx context.Context, mc *memberClient, m Mapping, mani
 					"%s %s already exists in cluster %s and Flotilla did not create it; set conflictResolution: Overwrite on the policy to take it over",
 					manifest.GetKind(), objectName(manifest), mc.name)
 			}
-		case apierrors.IsNotFound(err):
-			if m.Namespaced {
-				if err := e.ensureNamespace(ctx, mc, manifest.GetNamespace()); err != nil {
-					return nil, workv1alpha1.ReasonApplyFailed, err.Error()
-				}
+			if upToDate(manifest, existing) {
+				// Flotilla's own, written a moment ago: the cache was behind.
+				return existing, "", ""
 			}
+			live = existing
+		case apierrors.IsNotFound(err):
+			// Deleted in between: the apply creates it.
 		default:
 			return nil, workv1alpha1.ReasonApplyFailed, fmt.Sprintf("read %s %s in cluster %s: %v", manifest.GetKind(), objectName(manifest), mc.name, err)
 		}
+	}
+	if live != nil && createdByFlotilla(live) {
+		e.upgradeManagedFields(ctx, mc, ri, manifest)
 	}
 	start := time.Now()
 	out, err := ri.Apply(ctx, manifest.GetName(), manifest, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
@@ -758,6 +814,73 @@ func (e *Execution) apply(ctx context.Context, mc *memberClient, m Mapping, mani
 	return out, "", ""
 }
 
+// create creates manifest in the member, and its namespace first when the
+// member lacks it. The error is AlreadyExists when the name is taken.
+func (e *Execution) create(ctx context.Context, mc *memberClient, m Mapping, ri resourceClient, manifest *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	ns := manifest.GetNamespace()
+	if m.Namespaced {
+		if err := e.ensureNamespace(ctx, mc, ns); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	out, err := ri.Create(ctx, manifest, metav1.CreateOptions{FieldManager: FieldManager})
+	if err != nil && apierrors.IsNotFound(err) && m.Namespaced {
+		// The namespace went away in the member since it was seen.
+		mc.namespaces.Delete(ns)
+		if err = e.ensureNamespace(ctx, mc, ns); err != nil {
+			return nil, err
+		}
+		out, err = ri.Create(ctx, manifest, metav1.CreateOptions{FieldManager: FieldManager})
+	}
+	metrics.ApplyDuration.WithLabelValues(mc.name).Observe(time.Since(start).Seconds())
+	switch {
+	case err == nil:
+		metrics.MemberWrites.WithLabelValues(mc.name, "create", "success").Inc()
+		return out, nil
+	case apierrors.IsAlreadyExists(err):
+		return nil, err
+	default:
+		metrics.MemberWrites.WithLabelValues(mc.name, "create", "error").Inc()
+		return nil, fmt.Errorf("create %s %s in cluster %s: %w", manifest.GetKind(), objectName(manifest), mc.name, err)
+	}
+}
+
+// createdByFlotilla reports whether live still carries the field ownership
+// of Flotilla's create (an Update entry), which the cache keeps for this.
+func createdByFlotilla(live *unstructured.Unstructured) bool {
+	for _, f := range live.GetManagedFields() {
+		if createEntry(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// createEntry is the managedFields entry a create by Flotilla leaves.
+func createEntry(f metav1.ManagedFieldsEntry) bool {
+	return f.Manager == FieldManager && f.Operation == metav1.ManagedFieldsOperationUpdate && f.Subresource == ""
+}
+
+// upgradeManagedFields hands the fields Flotilla's create owns to its
+// server-side apply entry, once, before the object is applied again: then a
+// field that left the manifest leaves the object too, as it does for
+// objects that were applied from the start. A failure is not fatal: the
+// apply goes ahead and the next one tries again.
+func (e *Execution) upgradeManagedFields(ctx context.Context, mc *memberClient, ri resourceClient, manifest *unstructured.Unstructured) {
+	cur, err := ri.Get(ctx, manifest.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return
+	}
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(cur, sets.New(FieldManager), FieldManager)
+	if err != nil || patch == nil {
+		return
+	}
+	if _, err := ri.Patch(ctx, manifest.GetName(), types.JSONPatchType, patch, metav1.PatchOptions{}); err == nil {
+		metrics.MemberWrites.WithLabelValues(mc.name, "patch", "success").Inc()
+	}
+}
+
 func objectName(o *unstructured.Unstructured) string {
 	if o.GetNamespace() == "" {
 		return o.GetName()
@@ -766,6 +889,8 @@ func objectName(o *unstructured.Unstructured) string {
 }
 
 type resourceClient interface {
+	Create(ctx context.Context, obj *unstructured.Unstructured, opts metav1.CreateOptions, subresources ...string) (*unstructured.Unstructured, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*unstructured.Unstructured, error)
 	Get(ctx context.Context, name string, opts metav1.GetOptions, subresources ...string) (*unstructured.Unstructured, error)
 	Apply(ctx context.Context, name string, obj *unstructured.Unstructured, opts metav1.ApplyOptions, subresources ...string) (*unstructured.Unstructured, error)
 	Delete(ctx context.Context, name string, opts metav1.DeleteOptions, subresources ...string) error

@@ -36,16 +36,18 @@ type memberClient struct {
 // members holds a memberClient per cluster, rebuilt when the cluster's
 // endpoint or credentials change.
 type members struct {
-	mu      sync.Mutex
-	m       map[string]*memberClient
-	onEvent func(cluster string, obj, old *unstructured.Unstructured)
+	mu sync.Mutex
+	m  map[string]*memberClient
+	// onEvent hears of a change to a member object: old is nil for a new
+	// object or one that is gone, and gone tells which.
+	onEvent func(cluster string, obj, old *unstructured.Unstructured, gone bool)
 	// onSynced runs when one of a member's informers has listed.
 	onSynced func()
 	qps      float32
 	burst    int
 }
 
-func newMembers(qps float32, burst int, onEvent func(string, *unstructured.Unstructured, *unstructured.Unstructured)) *members {
+func newMembers(qps float32, burst int, onEvent func(string, *unstructured.Unstructured, *unstructured.Unstructured, bool)) *members {
 	return &members{m: map[string]*memberClient{}, onEvent: onEvent, qps: qps, burst: burst}
 }
 
@@ -97,8 +99,19 @@ func (ms *members) get(ctx context.Context, r client.Reader, c *clusterv1alpha1.
 			}
 			return nil, nil
 		}},
-		func(_ Mapping, obj, old *unstructured.Unstructured) { ms.onEvent(name, obj, old) })
+		func(m Mapping, obj, old *unstructured.Unstructured) {
+			gone := false
+			if old == nil {
+				// The handler runs after the cache took the change in.
+				if inf := mc.informers.peek(m.GVR); inf != nil {
+					cur, _ := objectFrom(inf, obj.GetNamespace(), obj.GetName())
+					gone = cur == nil
+				}
+			}
+			ms.onEvent(name, obj, old, gone)
+		})
 	mc.informers.onSynced = ms.onSynced
+	mc.informers.transform = stripManagedFieldsButCreate
 	ms.m[c.Name] = mc
 	return mc, nil
 }

@@ -12,9 +12,11 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
@@ -39,7 +41,7 @@ type Options struct {
 
 // DefaultOptions suit a hub of a few hundred clusters.
 func DefaultOptions() Options {
-	return Options{DetectorWorkers: 32, ExecutionWorkers: 32, MemberQPS: 500, MemberBurst: 1000}
+	return Options{DetectorWorkers: 32, ExecutionWorkers: 128, MemberQPS: 500, MemberBurst: 1000}
 }
 
 // Pipeline is the detector and execution, sharing the hub's template
@@ -60,7 +62,7 @@ type Pipeline struct {
 
 // SetupWithManager adds the pipeline to mgr. It runs only while the hub
 // holds the leader lease.
-func SetupWithManager(mgr ctrl.Manager, cfg *rest.Config, o Options) error {
+func SetupWithManager(mgr ctrl.Manager, cfg *rest.Config, o Options) (*Pipeline, error) {
 	def := DefaultOptions()
 	if o.DetectorWorkers < 1 {
 		o.DetectorWorkers = def.DetectorWorkers
@@ -75,11 +77,11 @@ func SetupWithManager(mgr ctrl.Manager, cfg *rest.Config, o Options) error {
 	cfg.QPS, cfg.Burst = o.MemberQPS, o.MemberBurst
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p := &Pipeline{
 		opts:     o,
@@ -91,7 +93,22 @@ func SetupWithManager(mgr ctrl.Manager, cfg *rest.Config, o Options) error {
 	}
 	p.detector = newDetector(p)
 	p.execution = newExecution(p)
-	return mgr.Add(p)
+	return p, mgr.Add(p)
+}
+
+// busyBacklog is how many templates and bindings may wait in the
+// pipeline's queues before Busy says so.
+const busyBacklog = 100
+
+// Busy reports whether a burst of work is waiting in the pipeline (more
+// than busyBacklog templates and bindings ready in its queues): writes that
+// only report, such as the scheduler's status for a binding the detector
+// created placed, can wait for it to pass.
+func (p *Pipeline) Busy() bool {
+	if p.detector == nil || p.execution == nil {
+		return false
+	}
+	return p.detector.queue.Len()+p.execution.queue.Len() > busyBacklog
 }
 
 // NeedLeaderElection makes the pipeline run on the leader only.
@@ -116,6 +133,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		return fmt.Errorf("hub caches did not sync")
 	}
 	p.detector.queue.Add(policiesKey)
+	go p.releaseReports(ctx)
 	go runWorkers(ctx, "detector", p.detector.queue, p.opts.DetectorWorkers, p.detector.sync)
 	runWorkers(ctx, "execution", p.execution.queue, p.opts.ExecutionWorkers, p.execution.sync)
 	return nil
@@ -155,6 +173,30 @@ func runWorkers[T comparable](ctx context.Context, name string, q workqueue.Type
 	}
 	<-ctx.Done()
 	q.ShutDown()
+}
+
+// releaseReports gives the reports held back while the pipeline was busy
+// (first claims, binding status) back to their queues, after the work that
+// was waiting.
+func (p *Pipeline) releaseReports(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		busy, now := p.Busy(), time.Now()
+		if keys := p.detector.claims.release(busy, now); len(keys) > 0 {
+			p.detector.queue.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(claimPriority)}, keys...)
+		}
+		if keys := p.execution.reports.release(busy, now); len(keys) > 0 {
+			p.execution.queue.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(statusPriority)}, keys...)
+		}
+		metrics.ReportsHeld.WithLabelValues("claim").Set(float64(p.detector.claims.len()))
+		metrics.ReportsHeld.WithLabelValues("status").Set(float64(p.execution.reports.len()))
+	}
 }
 
 func (p *Pipeline) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {

@@ -71,6 +71,8 @@ type informerSet struct {
 	// onSynced, when set, runs once each informer has listed: work that
 	// waited for the cache resumes then, without polling.
 	onSynced func()
+	// transform trims what the cache keeps of each object.
+	transform cache.TransformFunc
 }
 
 func newInformerSet(dyn dynamic.Interface, stop <-chan struct{}, tweak dynamicinformer.TweakListOptionsFunc,
@@ -83,6 +85,7 @@ func newInformerSet(dyn dynamic.Interface, stop <-chan struct{}, tweak dynamicin
 		stop:      stop,
 		onEvent:   onEvent,
 		indexers:  indexers,
+		transform: stripManagedFields,
 	}
 }
 
@@ -94,7 +97,7 @@ func (s *informerSet) get(m Mapping) (cache.SharedIndexInformer, error) {
 		return inf, nil
 	}
 	inf := s.factory.ForResource(m.GVR).Informer()
-	if err := inf.SetTransform(stripManagedFields); err != nil {
+	if err := inf.SetTransform(s.transform); err != nil {
 		return nil, err
 	}
 	if len(s.indexers) > 0 {
@@ -197,6 +200,34 @@ func (s *informerSet) all() map[schema.GroupVersionResource]cache.SharedIndexInf
 func stripManagedFields(o any) (any, error) {
 	if u, ok := o.(*unstructured.Unstructured); ok {
 		u.SetManagedFields(nil)
+	}
+	return o, nil
+}
+
+// stripManagedFieldsButCreate is stripManagedFields for member objects,
+// except that it keeps the entry of Flotilla's own create, which execution
+// hands to its apply entry before it applies the object again.
+func stripManagedFieldsButCreate(o any) (any, error) {
+	u, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		return o, nil
+	}
+	md, _ := u.Object["metadata"].(map[string]any)
+	entries, _ := md["managedFields"].([]any)
+	var keep []any
+	// The raw entries: converting them to ManagedFieldsEntry for every
+	// event of every member object would cost more than the rest of the
+	// transform.
+	for _, e := range entries {
+		f, _ := e.(map[string]any)
+		if f["manager"] == FieldManager && f["operation"] == string(metav1.ManagedFieldsOperationUpdate) && (f["subresource"] == nil || f["subresource"] == "") {
+			keep = append(keep, e)
+		}
+	}
+	if len(keep) == 0 {
+		delete(md, "managedFields")
+	} else {
+		md["managedFields"] = keep
 	}
 	return o, nil
 }

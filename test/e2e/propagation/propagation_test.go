@@ -398,6 +398,60 @@ func TestDriftDeletionAndPreserve(t *testing.T) {
 	}
 }
 
+// TestFieldsLeaveWithTheTemplate: execution creates a new object in a
+// member (a create, not an apply); when a field later leaves the template
+// it leaves the member's object too, as it would had the object been
+// applied from the start, and Flotilla's create ownership has become its
+// apply ownership.
+func TestFieldsLeaveWithTheTemplate(t *testing.T) {
+	framework.Require(t, env)
+	ctx := context.Background()
+	createNamespace(t, "fields")
+	d := deployment("fields", "web", 1)
+	d.Labels["old"] = "yes"
+	d.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "OLD", Value: "yes"}}
+	create(t, d, policy("fields", "web", policyv1alpha1.ResourceSelector{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}, "member-cluster-1"))
+	framework.Eventually(t, timeout, func() error {
+		md, err := memberDeployment(t, "member-cluster-1", "fields", "web")
+		if err != nil || md == nil || md.Labels["old"] != "yes" {
+			return fmt.Errorf("web with label old=yes not in member-cluster-1 yet (%v)", err)
+		}
+		return nil
+	})
+
+	var tmpl appsv1.Deployment
+	if err := env.Hub.Get(ctx, client.ObjectKey{Namespace: "fields", Name: "web"}, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	delete(tmpl.Labels, "old")
+	tmpl.Labels["new"] = "yes"
+	tmpl.Spec.Template.Spec.Containers[0].Env = nil
+	if err := env.Hub.Update(ctx, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, timeout, func() error {
+		md, err := memberDeployment(t, "member-cluster-1", "fields", "web")
+		if err != nil || md == nil {
+			return fmt.Errorf("web missing: %v", err)
+		}
+		if md.Labels["new"] != "yes" {
+			return fmt.Errorf("the template's change has not arrived: labels %v", md.Labels)
+		}
+		if _, ok := md.Labels["old"]; ok {
+			return fmt.Errorf("label old stayed after it left the template: labels %v", md.Labels)
+		}
+		if env := md.Spec.Template.Spec.Containers[0].Env; len(env) != 0 {
+			return fmt.Errorf("env stayed after it left the template: %v", env)
+		}
+		for _, f := range md.ManagedFields {
+			if f.Manager == "flotilla" && f.Operation == metav1.ManagedFieldsOperationUpdate {
+				return fmt.Errorf("flotilla still owns fields through its create: %+v", md.ManagedFields)
+			}
+		}
+		return nil
+	})
+}
+
 // TestDependenciesFollowTheWorkload: with propagateDeps the ConfigMap,
 // Secret and ServiceAccount a Deployment uses go where it goes, and leave
 // with it.

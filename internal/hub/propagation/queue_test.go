@@ -1,0 +1,109 @@
+package propagation
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+
+	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
+)
+
+// recordingQueue records what is added to a priority queue, and with which
+// priority.
+type recordingQueue struct {
+	priorityqueue.PriorityQueue[bindingKey]
+	added []queued
+}
+
+type queued struct {
+	key      bindingKey
+	priority int
+	later    bool
+}
+
+func (q *recordingQueue) Add(k bindingKey) { q.added = append(q.added, queued{key: k}) }
+
+func (q *recordingQueue) AddWithOpts(o priorityqueue.AddOpts, ks ...bindingKey) {
+	for _, k := range ks {
+		p := 0
+		if o.Priority != nil {
+			p = *o.Priority
+		}
+		q.added = append(q.added, queued{key: k, priority: p, later: o.After > 0})
+	}
+}
+
+// TestMemberEventsQueueTheirBinding: a member object that is new or only
+// changed status waits behind the bindings with objects to apply; one
+// that someone changed or deleted is looked at as soon as a worker is
+// free.
+func TestMemberEventsQueueTheirBinding(t *testing.T) {
+	obj := func(generation int64, replicas int64) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "apps/v1", "kind": "Deployment",
+			"metadata": map[string]any{
+				"namespace": "shop", "name": "web", "generation": generation,
+				"annotations": map[string]any{workv1alpha1.AnnotationBinding: "shop/web-deployment"},
+			},
+			"status": map[string]any{"readyReplicas": replicas},
+		}}
+		return u
+	}
+	key := bindingKey{Namespaced: true, Namespace: "shop", Name: "web-deployment"}
+	refresh := queued{key: key, priority: statusPriority, later: true}
+	now := queued{key: key}
+	for name, tc := range map[string]struct {
+		obj, old *unstructured.Unstructured
+		gone     bool
+		want     queued
+	}{
+		"created (by execution, most often)": {obj: obj(1, 0), want: refresh},
+		"status moved":                       {obj: obj(1, 1), old: obj(1, 0), want: refresh},
+		"spec edited in the member":          {obj: obj(2, 1), old: obj(1, 1), want: now},
+		"deleted in the member":              {obj: obj(1, 1), gone: true, want: now},
+	} {
+		t.Run(name, func(t *testing.T) {
+			q := &recordingQueue{}
+			e := &Execution{queue: q}
+			e.onMemberObject("member-1", tc.obj, tc.old, tc.gone)
+			if diff := cmp.Diff([]queued{tc.want}, q.added, cmp.AllowUnexported(queued{}, bindingKey{})); diff != "" {
+				t.Fatalf("queued (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestMemberCacheKeepsOnlyTheCreateEntry: of a member object's
+// managedFields the cache keeps only the entry of Flotilla's create, which
+// execution upgrades before it next applies the object.
+func TestMemberCacheKeepsOnlyTheCreateEntry(t *testing.T) {
+	entry := func(manager, operation, subresource string) map[string]any {
+		e := map[string]any{"manager": manager, "operation": operation, "apiVersion": "apps/v1", "fieldsType": "FieldsV1"}
+		if subresource != "" {
+			e["subresource"] = subresource
+		}
+		return e
+	}
+	obj := func(entries ...any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "apps/v1", "kind": "Deployment",
+			"metadata": map[string]any{"name": "web", "managedFields": entries},
+		}}
+	}
+	created := obj(entry(FieldManager, "Update", ""), entry(FieldManager, "Apply", ""),
+		entry("kube-controller-manager", "Update", "status"), entry(FieldManager, "Update", "status"), entry("kubectl", "Update", ""))
+	out, err := stripManagedFieldsButCreate(created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := out.(*unstructured.Unstructured)
+	if !createdByFlotilla(u) || len(u.GetManagedFields()) != 1 {
+		t.Fatalf("kept %+v, want Flotilla's create entry alone", u.GetManagedFields())
+	}
+	out, _ = stripManagedFieldsButCreate(obj(entry(FieldManager, "Apply", ""), entry("kubectl", "Update", "")))
+	if u := out.(*unstructured.Unstructured); createdByFlotilla(u) || u.Object["metadata"].(map[string]any)["managedFields"] != nil {
+		t.Fatalf("kept %+v of an applied object, want nothing", u.GetManagedFields())
+	}
+}

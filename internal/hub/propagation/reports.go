@@ -1,0 +1,78 @@
+package propagation
+
+import (
+	"sync"
+	"time"
+)
+
+// maxReportDefer is how long a report (a first claim, a binding's status)
+// waits at most for the pipeline to be less busy.
+const maxReportDefer = time.Minute
+
+// reportHold holds back reports while the pipeline is busy. A reconcile
+// that would only report asks hold; while the pipeline is busy its key is
+// parked, and costs nothing until release gives it back: all parked keys
+// once the pipeline is not busy, or each that waited maxReportDefer. A key
+// given back reports on its next reconcile, busy or not, so that the
+// reports let out at the end of a burst are not held again by the queue
+// they themselves fill.
+type reportHold[T comparable] struct {
+	mu      sync.Mutex
+	parked  map[T]time.Time
+	granted map[T]bool
+}
+
+func newReportHold[T comparable]() *reportHold[T] {
+	return &reportHold[T]{parked: map[T]time.Time{}, granted: map[T]bool{}}
+}
+
+// hold reports whether k's report waits, and parks k if so.
+func (r *reportHold[T]) hold(k T, busy bool, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.granted[k] {
+		delete(r.granted, k)
+		return false
+	}
+	at, parked := r.parked[k]
+	if !busy || parked && now.Sub(at) >= maxReportDefer {
+		delete(r.parked, k)
+		return false
+	}
+	if !parked {
+		r.parked[k] = now
+	}
+	return true
+}
+
+// release returns the keys to look at again, and lets each report on its
+// next reconcile: every parked key when the pipeline is not busy, else
+// those that waited maxReportDefer.
+func (r *reportHold[T]) release(busy bool, now time.Time) []T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []T
+	for k, at := range r.parked {
+		if !busy || now.Sub(at) >= maxReportDefer {
+			out = append(out, k)
+			delete(r.parked, k)
+			r.granted[k] = true
+		}
+	}
+	return out
+}
+
+// forget drops k, whose object is gone.
+func (r *reportHold[T]) forget(k T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.parked, k)
+	delete(r.granted, k)
+}
+
+// len is how many keys are parked.
+func (r *reportHold[T]) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.parked)
+}
