@@ -58,6 +58,8 @@ type Detector struct {
 
 	// claims holds back first claims while the pipeline is busy.
 	claims *reportHold[templateKey]
+	// arrivals counts new templates of the selected kinds.
+	arrivals arrivals
 }
 
 func newDetector(p *Pipeline) *Detector {
@@ -126,6 +128,9 @@ func (d *Detector) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {
 	d.mu.RUnlock()
 	if !selected && obj.GetAnnotations()[workv1alpha1.AnnotationPolicy] == "" {
 		return
+	}
+	if old == nil {
+		d.arrivals.add(time.Now())
 	}
 	d.queue.Add(templateKey{GVK: m.GVK, Namespace: obj.GetNamespace(), Name: obj.GetName()})
 }

@@ -97,18 +97,26 @@ func SetupWithManager(mgr ctrl.Manager, cfg *rest.Config, o Options) (*Pipeline,
 }
 
 // busyBacklog is how many templates and bindings may wait in the
-// pipeline's queues before Busy says so.
-const busyBacklog = 100
+// pipeline's queues before Busy says so; burstArrivals how many new
+// templates in the last one to two seconds make a burst.
+const (
+	busyBacklog   = 100
+	burstArrivals = 50
+)
 
-// Busy reports whether a burst of work is waiting in the pipeline (more
-// than busyBacklog templates and bindings ready in its queues): writes that
-// only report, such as the scheduler's status for a binding the detector
-// created placed, can wait for it to pass.
+// Busy reports whether a burst is passing through the pipeline: more than
+// burstArrivals new templates in the last second or two, or more than
+// busyBacklog templates and bindings ready in its queues. Writes that only
+// report, such as the scheduler's status for a binding the detector
+// created placed, can wait for it to pass. The arrivals tell a burst the
+// pipeline keeps up with, whose reports would otherwise compete with the
+// burst's own writes on the hub.
 func (p *Pipeline) Busy() bool {
 	if p.detector == nil || p.execution == nil {
 		return false
 	}
-	return p.detector.queue.Len()+p.execution.queue.Len() > busyBacklog
+	return p.detector.arrivals.recent(time.Now()) > burstArrivals ||
+		p.detector.queue.Len()+p.execution.queue.Len() > busyBacklog
 }
 
 // NeedLeaderElection makes the pipeline run on the leader only.

@@ -76,3 +76,35 @@ func (r *reportHold[T]) len() int {
 	defer r.mu.Unlock()
 	return len(r.parked)
 }
+
+// arrivals counts events in whole seconds: recent is the count of the
+// current second and the one before.
+type arrivals struct {
+	mu        sync.Mutex
+	second    int64
+	cur, prev int
+}
+
+func (a *arrivals) add(now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.roll(now)
+	a.cur++
+}
+
+func (a *arrivals) recent(now time.Time) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.roll(now)
+	return a.cur + a.prev
+}
+
+func (a *arrivals) roll(now time.Time) {
+	switch s := now.Unix(); {
+	case s == a.second:
+	case s == a.second+1:
+		a.second, a.prev, a.cur = s, a.cur, 0
+	default:
+		a.second, a.prev, a.cur = s, 0, 0
+	}
+}

@@ -56,3 +56,23 @@ func TestReportHold(t *testing.T) {
 		t.Fatalf("forget left %d parked, %d granted", n, len(r.granted))
 	}
 }
+
+func TestArrivals(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	var a arrivals
+	for i := range 30 {
+		a.add(t0.Add(time.Duration(i) * 10 * time.Millisecond))
+	}
+	for i := range 20 {
+		a.add(t0.Add(time.Second + time.Duration(i)*10*time.Millisecond))
+	}
+	if n := a.recent(t0.Add(1500 * time.Millisecond)); n != 50 {
+		t.Fatalf("recent = %d in the second and the one before, want 50", n)
+	}
+	if n := a.recent(t0.Add(2 * time.Second)); n != 20 {
+		t.Fatalf("recent = %d a second later, want the 20 of the last second", n)
+	}
+	if n := a.recent(t0.Add(10 * time.Second)); n != 0 {
+		t.Fatalf("recent = %d after a quiet while, want 0", n)
+	}
+}
