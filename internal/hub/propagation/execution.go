@@ -286,7 +286,12 @@ func (e *Execution) onMemberObject(_ string, obj, old *unstructured.Unstructured
 			// A new object (most often the one execution just wrote), or
 			// one whose status only moved: let a burst of status updates
 			// collapse into one reconcile and one status write, after the
-			// bindings that have objects to apply.
+			// bindings that have objects to apply. A binding whose report
+			// is held is looked at when it is released, with whatever
+			// the member says then.
+			if e.reports.isParked(k) {
+				return
+			}
 			e.queue.AddWithOpts(priorityqueue.AddOpts{After: statusCoalesce, Priority: ptr.To(statusPriority)}, k)
 			return
 		}

@@ -2,6 +2,7 @@ package propagation
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -66,10 +67,22 @@ func TestMemberEventsQueueTheirBinding(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			q := &recordingQueue{}
-			e := &Execution{queue: q}
+			e := &Execution{queue: q, reports: newReportHold[bindingKey]()}
 			e.onMemberObject("member-1", tc.obj, tc.old, tc.gone)
 			if diff := cmp.Diff([]queued{tc.want}, q.added, cmp.AllowUnexported(queued{}, bindingKey{})); diff != "" {
 				t.Fatalf("queued (-want +got):\n%s", diff)
+			}
+			// While the binding's report is held, a status refresh waits
+			// for its release; a change to the object does not.
+			q.added = nil
+			e.reports.hold(key, true, time.Now())
+			e.onMemberObject("member-1", tc.obj, tc.old, tc.gone)
+			want := []queued{tc.want}
+			if tc.want == refresh {
+				want = nil
+			}
+			if diff := cmp.Diff(want, q.added, cmp.AllowUnexported(queued{}, bindingKey{})); diff != "" {
+				t.Fatalf("queued while held (-want +got):\n%s", diff)
 			}
 		})
 	}

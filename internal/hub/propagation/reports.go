@@ -62,6 +62,14 @@ func (r *reportHold[T]) release(busy bool, now time.Time) []T {
 	return out
 }
 
+// isParked reports whether k waits for a release.
+func (r *reportHold[T]) isParked(k T) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.parked[k]
+	return ok
+}
+
 // forget drops k, whose object is gone.
 func (r *reportHold[T]) forget(k T) {
 	r.mu.Lock()
