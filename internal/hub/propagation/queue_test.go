@@ -93,7 +93,8 @@ func TestMemberEventsQueueTheirBinding(t *testing.T) {
 // execution upgrades before it next applies the object.
 func TestMemberCacheKeepsOnlyTheCreateEntry(t *testing.T) {
 	entry := func(manager, operation, subresource string) map[string]any {
-		e := map[string]any{"manager": manager, "operation": operation, "apiVersion": "apps/v1", "fieldsType": "FieldsV1"}
+		e := map[string]any{"manager": manager, "operation": operation, "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+			"fieldsV1": map[string]any{"f:metadata": map[string]any{"f:labels": map[string]any{}}}}
 		if subresource != "" {
 			e["subresource"] = subresource
 		}
@@ -112,8 +113,8 @@ func TestMemberCacheKeepsOnlyTheCreateEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := out.(*unstructured.Unstructured)
-	if !createdByFlotilla(u) || len(u.GetManagedFields()) != 1 {
-		t.Fatalf("kept %+v, want Flotilla's create entry alone", u.GetManagedFields())
+	if !createdByFlotilla(u) || len(u.GetManagedFields()) != 1 || u.GetManagedFields()[0].FieldsV1 != nil {
+		t.Fatalf("kept %+v, want a marker of Flotilla's create alone", u.GetManagedFields())
 	}
 	out, _ = stripManagedFieldsButCreate(obj(entry(FieldManager, "Apply", ""), entry("kubectl", "Update", "")))
 	if u := out.(*unstructured.Unstructured); createdByFlotilla(u) || u.Object["metadata"].(map[string]any)["managedFields"] != nil {

@@ -205,8 +205,9 @@ func stripManagedFields(o any) (any, error) {
 }
 
 // stripManagedFieldsButCreate is stripManagedFields for member objects,
-// except that it keeps the entry of Flotilla's own create, which execution
-// hands to its apply entry before it applies the object again.
+// except that it keeps a marker of Flotilla's own create (its entry without
+// the field set), so that execution hands those fields to its apply entry
+// before it applies the object again.
 func stripManagedFieldsButCreate(o any) (any, error) {
 	u, ok := o.(*unstructured.Unstructured)
 	if !ok {
@@ -221,7 +222,9 @@ func stripManagedFieldsButCreate(o any) (any, error) {
 	for _, e := range entries {
 		f, _ := e.(map[string]any)
 		if f["manager"] == FieldManager && f["operation"] == string(metav1.ManagedFieldsOperationUpdate) && (f["subresource"] == nil || f["subresource"] == "") {
-			keep = append(keep, e)
+			// A marker only: the field set, as big as the object, is read
+			// from the member when it is upgraded.
+			keep = append(keep, map[string]any{"manager": FieldManager, "operation": string(metav1.ManagedFieldsOperationUpdate)})
 		}
 	}
 	if len(keep) == 0 {
