@@ -230,7 +230,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 func sticky(b workv1alpha1.Binding) bool {
 	st := b.GetBindingStatus()
 	if meta.FindStatusCondition(st.Conditions, workv1alpha1.ConditionScheduled) == nil {
-		return false
+		// Never recorded: sticky only to the placement the detector wrote
+		// into a binding whose spec has not changed since (generation 1),
+		// whose record may wait for a burst to pass (WithDeferStatus).
+		return b.GetGeneration() == 1 && len(b.GetSpec().Clusters) > 0
 	}
 	if st.SchedulerObservedSpec == "" {
 		// Decided by an older hub.

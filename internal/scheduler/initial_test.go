@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -106,6 +108,45 @@ func TestStatusOfAPlacedBindingWaitsWhileBusy(t *testing.T) {
 			}
 			if !meta.IsStatusConditionTrue(got.Status.Conditions, workv1alpha1.ConditionScheduled) {
 				t.Fatalf("Scheduled condition %+v once quiet", got.Status.Conditions)
+			}
+		})
+	}
+}
+
+// TestPlacedBindingKeepsItsPlacementWhileItsRecordWaits: while the
+// Scheduled condition of a binding created placed waits for a burst to
+// pass, a change of the clusters' free capacity (dynamic weights) does not
+// move the replicas that landed; a changed spec (generation 2) is decided
+// afresh.
+func TestPlacedBindingKeepsItsPlacementWhileItsRecordWaits(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	placedAt := targets("m1", 2, "m2", 1)
+	for name, tc := range map[string]struct {
+		generation int64
+		want       []workv1alpha1.TargetCluster
+	}{
+		"unchanged since it was placed": {1, placedAt},
+		"its spec changed since":        {2, targets("m1", 1, "m2", 2)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := rb(MakeSpec(3).Dynamic().Requests("1", "1Gi").Obj())
+			b.Generation = tc.generation
+			b.CreationTimestamp = metav1.NewTime(now.Add(-time.Second))
+			b.Spec.Clusters = placedAt
+			// Free capacity now favours m2: 2 to 4.
+			capacity := func(cpu string) corev1.ResourceList {
+				return corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110"), corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse("64Gi")}
+			}
+			f := newFixture(t, append(clusterObjs(MakeCluster("m1").Capacity(capacity("2"), nil, nil),
+				MakeCluster("m2").Capacity(capacity("4"), nil, nil)), b)...)
+			f.r = NewReconciler(f.client, f.events, WithClock(clocktesting.NewFakePassiveClock(now)), WithDeferStatus(func() bool { return true }))
+			f.reconcileRequeue("default", "web-deployment")
+			var got workv1alpha1.ResourceBinding
+			if err := f.client.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "web-deployment"}, &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got.Spec.Clusters); diff != "" {
+				t.Errorf("spec.clusters (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -129,10 +129,21 @@ func (d *Detector) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {
 	if !selected && obj.GetAnnotations()[workv1alpha1.AnnotationPolicy] == "" {
 		return
 	}
-	if old == nil {
+	if old == nil && d.present(m, obj) {
 		d.arrivals.add(time.Now())
 	}
 	d.queue.Add(templateKey{GVK: m.GVK, Namespace: obj.GetNamespace(), Name: obj.GetName()})
+}
+
+// present reports whether obj is in the hub's cache: an event without an
+// old object is a new template when it is, a deleted one when not.
+func (d *Detector) present(m Mapping, obj *unstructured.Unstructured) bool {
+	inf := d.p.templates.peek(m.GVR)
+	if inf == nil {
+		return false
+	}
+	cur, _ := objectFrom(inf, obj.GetNamespace(), obj.GetName())
+	return cur != nil
 }
 
 // templateChanged ignores updates that only touch status, or only set the
@@ -279,6 +290,7 @@ func (d *Detector) syncTemplate(ctx context.Context, k templateKey) error {
 		return err
 	}
 	if obj == nil || !obj.GetDeletionTimestamp().IsZero() || !propagatable(obj) {
+		d.claims.forget(k)
 		return d.deleteBinding(ctx, m.Namespaced, bkey)
 	}
 	var pps policyv1alpha1.PropagationPolicyList
@@ -307,7 +319,7 @@ func (d *Detector) syncTemplate(ctx context.Context, k templateKey) error {
 		return err
 	}
 	if claim := Claim(c.Ref); claim != current {
-		if current == "" && d.claims.hold(k, d.p.Busy(), time.Now()) {
+		if current == "" && !mayBeDependency(k.GVK) && d.claims.hold(k, d.p.Busy(), time.Now()) {
 			// The binding is what the pipeline runs on; a first claim
 			// is for the user to see. While a burst of templates and
 			// bindings waits for the members, it waits behind them.
@@ -321,6 +333,21 @@ func (d *Detector) syncTemplate(ctx context.Context, k templateKey) error {
 		}
 	}
 	return nil
+}
+
+// mayBeDependency reports whether templates of gvk can be a workload's
+// dependency (dependenciesOf): their claim is never held, because an
+// unclaimed dependency is propagated with its workload too, and the two
+// would fight over it until the claim lands.
+func mayBeDependency(gvk schema.GroupVersionKind) bool {
+	if gvk.Group != "" || gvk.Version != "v1" {
+		return false
+	}
+	switch gvk.Kind {
+	case "ConfigMap", "Secret", "ServiceAccount", "PersistentVolumeClaim":
+		return true
+	}
+	return false
 }
 
 // claimPriority is the queue priority of a first claim let out after the

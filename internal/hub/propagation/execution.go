@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -308,8 +307,6 @@ type target struct {
 	name     string
 	replicas *int32
 	cluster  *clusterv1alpha1.Cluster
-	// wrote is set when the sync wrote to the member.
-	wrote *atomic.Bool
 }
 
 // sync reconciles one binding. It returns a delay after which to look
@@ -358,10 +355,9 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 		return syncGrace, nil
 	}
 
-	var wrote atomic.Bool
 	targets := make([]target, 0, len(spec.Clusters))
 	for _, tc := range spec.Clusters {
-		t := target{name: tc.Name, cluster: byName[tc.Name], wrote: &wrote}
+		t := target{name: tc.Name, cluster: byName[tc.Name]}
 		if divisible(spec.Resource.APIVersion, spec.Resource.Kind) {
 			r := tc.Replicas
 			t.replicas = &r
@@ -414,18 +410,14 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 	}
 
 	leaving, wait, err := e.removeLeft(ctx, b, m, targets, byName, healthy)
-	if err == nil && len(leaving) == 0 && allApplied(results) {
-		// Apply now, report later. While a burst waits in the pipeline
-		// the status of a binding whose objects are in place is held back
-		// (reports); while other bindings wait in the queue it waits
-		// behind them with the status refreshes. A bulk rollout then
-		// reaches the members at the pace of the member writes, not of
-		// the hub's status writes. Failures are reported at once.
-		if e.reports.hold(k, e.p.Busy(), time.Now()) {
-			return 0, nil
-		}
-		if wrote.Load() && e.queue.Len() > 0 {
-			e.queue.AddWithOpts(priorityqueue.AddOpts{After: statusCoalesce, Priority: ptr.To(statusPriority)}, k)
+	if err == nil && len(leaving) == 0 {
+		// Apply now, report later. While a burst passes through the
+		// pipeline the status of a binding whose objects are in place
+		// and healthy or on their way is held back (reports): a bulk
+		// rollout then reaches the members at the pace of the member
+		// writes, not of the hub's status writes. Failures, unhealthy
+		// objects and clusters that left are reported at once.
+		if holdable(b.GetBindingStatus().Clusters, results) && e.reports.hold(k, e.p.Busy(), time.Now()) {
 			return 0, nil
 		}
 	}
@@ -454,10 +446,19 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 	return after, nil
 }
 
-// allApplied reports whether every cluster of results holds its object.
-func allApplied(results []workv1alpha1.ClusterStatus) bool {
+// holdable reports whether a binding's new results may wait for a burst to
+// pass: every cluster holds its object and none is unhealthy (failover
+// reads the health), and no cluster the status lists has left.
+func holdable(have, results []workv1alpha1.ClusterStatus) bool {
+	in := make(map[string]bool, len(results))
 	for _, r := range results {
-		if !r.Applied || r.Reason != workv1alpha1.ReasonApplied {
+		if !r.Applied || r.Reason != workv1alpha1.ReasonApplied || r.Health == workv1alpha1.HealthUnhealthy {
+			return false
+		}
+		in[r.Cluster] = true
+	}
+	for _, h := range have {
+		if !in[h.Cluster] {
 			return false
 		}
 	}
@@ -644,7 +645,6 @@ func (e *Execution) syncCluster(ctx context.Context, b workv1alpha1.Binding, m M
 			}
 			return fail(reason, "%s", msg)
 		}
-		t.wrote.Store(true)
 		if ct := tmpl.GetCreationTimestamp(); live == nil && !ct.IsZero() {
 			metrics.PropagationLatency.Observe(time.Since(ct.Time).Seconds())
 		}
@@ -671,7 +671,6 @@ func (e *Execution) syncCluster(ctx context.Context, b workv1alpha1.Binding, m M
 			if _, reason, msg := e.apply(ctx, mc, dm, dmanifest, dlive, conflict); reason != "" {
 				return fail(reason, "dependency %s/%s: %s", d.GetKind(), d.GetName(), msg)
 			}
-			t.wrote.Store(true)
 		}
 		cs.Dependencies = append(cs.Dependencies, d.GetKind()+"/"+d.GetName())
 	}
@@ -799,7 +798,9 @@ func (e *Execution) apply(ctx context.Context, mc *memberClient, m Mapping, mani
 		}
 	}
 	if live != nil && createdByFlotilla(live) {
-		e.upgradeManagedFields(ctx, mc, ri, manifest)
+		if err := e.upgradeManagedFields(ctx, mc, ri, manifest); err != nil {
+			return nil, workv1alpha1.ReasonApplyFailed, err.Error()
+		}
 	}
 	start := time.Now()
 	out, err := ri.Apply(ctx, manifest.GetName(), manifest, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
@@ -870,20 +871,35 @@ func createEntry(f metav1.ManagedFieldsEntry) bool {
 // upgradeManagedFields hands the fields Flotilla's create owns to its
 // server-side apply entry, once, before the object is applied again: then a
 // field that left the manifest leaves the object too, as it does for
-// objects that were applied from the start. A failure is not fatal: the
-// apply goes ahead and the next one tries again.
-func (e *Execution) upgradeManagedFields(ctx context.Context, mc *memberClient, ri resourceClient, manifest *unstructured.Unstructured) {
-	cur, err := ri.Get(ctx, manifest.GetName(), metav1.GetOptions{})
+// objects that were applied from the start. The patch is conditional on the
+// object's resourceVersion, so a concurrent change (a status update) makes
+// it read and try again.
+func (e *Execution) upgradeManagedFields(ctx context.Context, mc *memberClient, ri resourceClient, manifest *unstructured.Unstructured) error {
+	var err error
+	for range 3 {
+		var cur *unstructured.Unstructured
+		if cur, err = ri.Get(ctx, manifest.GetName(), metav1.GetOptions{}); err != nil {
+			break
+		}
+		var patch []byte
+		patch, err = csaupgrade.UpgradeManagedFieldsPatch(cur, sets.New(FieldManager), FieldManager)
+		if err != nil || patch == nil {
+			break
+		}
+		if _, err = ri.Patch(ctx, manifest.GetName(), types.JSONPatchType, patch, metav1.PatchOptions{}); err == nil {
+			metrics.MemberWrites.WithLabelValues(mc.name, "patch", "success").Inc()
+			return nil
+		}
+		if !apierrors.IsConflict(err) {
+			break
+		}
+	}
 	if err != nil {
-		return
+		metrics.MemberWrites.WithLabelValues(mc.name, "patch", "error").Inc()
+		return fmt.Errorf("move the fields of Flotilla's create of %s %s in cluster %s to its apply entry: %w",
+			manifest.GetKind(), objectName(manifest), mc.name, err)
 	}
-	patch, err := csaupgrade.UpgradeManagedFieldsPatch(cur, sets.New(FieldManager), FieldManager)
-	if err != nil || patch == nil {
-		return
-	}
-	if _, err := ri.Patch(ctx, manifest.GetName(), types.JSONPatchType, patch, metav1.PatchOptions{}); err == nil {
-		metrics.MemberWrites.WithLabelValues(mc.name, "patch", "success").Inc()
-	}
+	return nil
 }
 
 func objectName(o *unstructured.Unstructured) string {

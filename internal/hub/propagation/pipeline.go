@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -187,14 +188,7 @@ func runWorkers[T comparable](ctx context.Context, name string, q workqueue.Type
 // (first claims, binding status) back to their queues, after the work that
 // was waiting.
 func (p *Pipeline) releaseReports(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	wait.UntilWithContext(ctx, func(context.Context) {
 		busy, now := p.Busy(), time.Now()
 		if keys := p.detector.claims.release(busy, now); len(keys) > 0 {
 			p.detector.queue.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(claimPriority)}, keys...)
@@ -204,7 +198,7 @@ func (p *Pipeline) releaseReports(ctx context.Context) {
 		}
 		metrics.ReportsHeld.WithLabelValues("claim").Set(float64(p.detector.claims.len()))
 		metrics.ReportsHeld.WithLabelValues("status").Set(float64(p.execution.reports.len()))
-	}
+	}, time.Second)
 }
 
 func (p *Pipeline) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
 )
 
 func TestReportHold(t *testing.T) {
@@ -74,5 +76,29 @@ func TestArrivals(t *testing.T) {
 	}
 	if n := a.recent(t0.Add(10 * time.Second)); n != 0 {
 		t.Fatalf("recent = %d after a quiet while, want 0", n)
+	}
+}
+
+func TestHoldable(t *testing.T) {
+	ok := func(c string) workv1alpha1.ClusterStatus {
+		return workv1alpha1.ClusterStatus{Cluster: c, Applied: true, Reason: workv1alpha1.ReasonApplied, Health: workv1alpha1.HealthProgressing}
+	}
+	unhealthy := ok("m2")
+	unhealthy.Health = workv1alpha1.HealthUnhealthy
+	failed := ok("m2")
+	failed.Applied, failed.Reason = false, workv1alpha1.ReasonApplyFailed
+	for name, tc := range map[string]struct {
+		have, results []workv1alpha1.ClusterStatus
+		want          bool
+	}{
+		"new binding, applied everywhere":        {nil, []workv1alpha1.ClusterStatus{ok("m1"), ok("m2")}, true},
+		"a cluster added":                        {[]workv1alpha1.ClusterStatus{ok("m1")}, []workv1alpha1.ClusterStatus{ok("m1"), ok("m2")}, true},
+		"a cluster failed to apply":              {nil, []workv1alpha1.ClusterStatus{ok("m1"), failed}, false},
+		"unhealthy somewhere: failover reads it": {nil, []workv1alpha1.ClusterStatus{ok("m1"), unhealthy}, false},
+		"a cluster left":                         {[]workv1alpha1.ClusterStatus{ok("m1"), ok("m2")}, []workv1alpha1.ClusterStatus{ok("m1")}, false},
+	} {
+		if got := holdable(tc.have, tc.results); got != tc.want {
+			t.Errorf("%s: holdable = %v, want %v", name, got, tc.want)
+		}
 	}
 }
