@@ -82,6 +82,35 @@ type Execution struct {
 
 	// reports holds back status writes while the pipeline is busy.
 	reports *reportHold[bindingKey]
+
+	// pending holds the bindings queued at the first priority (a new or
+	// changed binding, template, dependency or cluster) and not looked at
+	// since: the queue's own length also counts status refreshes and
+	// released reports, which are no burst.
+	pendingMu sync.Mutex
+	pending   map[bindingKey]bool
+}
+
+// add queues k at the first priority.
+func (e *Execution) add(k bindingKey) {
+	e.pendingMu.Lock()
+	e.pending[k] = true
+	e.pendingMu.Unlock()
+	e.queue.Add(k)
+}
+
+// taken notes that a worker looks at k now.
+func (e *Execution) taken(k bindingKey) {
+	e.pendingMu.Lock()
+	delete(e.pending, k)
+	e.pendingMu.Unlock()
+}
+
+// backlog is how many bindings wait at the first priority.
+func (e *Execution) backlog() int {
+	e.pendingMu.Lock()
+	defer e.pendingMu.Unlock()
+	return len(e.pending)
 }
 
 func newExecution(p *Pipeline) *Execution {
@@ -93,6 +122,7 @@ func newExecution(p *Pipeline) *Execution {
 		deps:    map[string]map[bindingKey]bool{},
 		depsOf:  map[bindingKey][]string{},
 		reports: newReportHold[bindingKey](),
+		pending: map[bindingKey]bool{},
 	}
 }
 
@@ -107,7 +137,7 @@ func (e *Execution) watch(ctx context.Context) error {
 				o = d.Obj
 			}
 			if b, ok := o.(workv1alpha1.Binding); ok {
-				e.queue.Add(keyOf(b))
+				e.add(keyOf(b))
 			}
 		}
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -133,7 +163,7 @@ func (e *Execution) watch(ctx context.Context) error {
 		}
 		if w, ok := o.(*workv1alpha1.Work); ok {
 			if k, ok := workOwner(w); ok {
-				e.queue.Add(k)
+				e.add(k)
 			}
 		}
 	}
@@ -218,7 +248,7 @@ func (e *Execution) enqueueBindings(ctx context.Context, namespace string, keep 
 	if e.p.client.List(ctx, &rbs, client.InNamespace(namespace), client.UnsafeDisableDeepCopy) == nil {
 		for i := range rbs.Items {
 			if keep == nil || keep(&rbs.Items[i]) {
-				e.queue.Add(keyOf(&rbs.Items[i]))
+				e.add(keyOf(&rbs.Items[i]))
 			}
 		}
 	}
@@ -229,7 +259,7 @@ func (e *Execution) enqueueBindings(ctx context.Context, namespace string, keep 
 	if e.p.client.List(ctx, &crbs, client.UnsafeDisableDeepCopy) == nil {
 		for i := range crbs.Items {
 			if keep == nil || keep(&crbs.Items[i]) {
-				e.queue.Add(keyOf(&crbs.Items[i]))
+				e.add(keyOf(&crbs.Items[i]))
 			}
 		}
 	}
@@ -261,7 +291,7 @@ func (e *Execution) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {
 	if old != nil && !templateChanged(old, obj) {
 		return
 	}
-	e.queue.Add(bindingKey{Namespaced: m.Namespaced, Namespace: obj.GetNamespace(), Name: workv1alpha1.BindingName(obj.GetName(), obj.GetKind())})
+	e.add(bindingKey{Namespaced: m.Namespaced, Namespace: obj.GetNamespace(), Name: workv1alpha1.BindingName(obj.GetName(), obj.GetKind())})
 	e.enqueueDependents(obj.GetNamespace(), obj.GetKind(), obj.GetName())
 }
 
@@ -269,7 +299,7 @@ func (e *Execution) enqueueDependents(namespace, kind, name string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for k := range e.deps[namespace+"/"+kind+"/"+name] {
-		e.queue.Add(k)
+		e.add(k)
 	}
 }
 
@@ -294,7 +324,7 @@ func (e *Execution) onMemberObject(_ string, obj, old *unstructured.Unstructured
 			e.queue.AddWithOpts(priorityqueue.AddOpts{After: statusCoalesce, Priority: ptr.To(statusPriority)}, k)
 			return
 		}
-		e.queue.Add(k)
+		e.add(k)
 		return
 	}
 	if obj.GetLabels()[workv1alpha1.LabelDependency] != "" {
@@ -312,6 +342,7 @@ type target struct {
 // sync reconciles one binding. It returns a delay after which to look
 // again when something is still pending.
 func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, error) {
+	e.taken(k)
 	b := workv1alpha1.NewBinding(k.Namespaced)
 	if err := e.p.client.Get(ctx, types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, b); err != nil {
 		if apierrors.IsNotFound(err) {

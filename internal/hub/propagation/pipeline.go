@@ -107,7 +107,9 @@ const (
 
 // Busy reports whether a burst is passing through the pipeline: more than
 // burstArrivals new templates in the last second or two, or more than
-// busyBacklog templates and bindings ready in its queues. Writes that only
+// busyBacklog templates ready in the detector's queue and bindings waiting
+// for execution at the first priority (status refreshes and released
+// reports do not count: they are no burst). Writes that only
 // report, such as the scheduler's status for a binding the detector
 // created placed, can wait for it to pass. The arrivals tell a burst the
 // pipeline keeps up with, whose reports would otherwise compete with the
@@ -117,7 +119,7 @@ func (p *Pipeline) Busy() bool {
 		return false
 	}
 	return p.detector.arrivals.recent(time.Now()) > burstArrivals ||
-		p.detector.queue.Len()+p.execution.queue.Len() > busyBacklog
+		p.detector.queue.Len()+p.execution.backlog() > busyBacklog
 }
 
 // NeedLeaderElection makes the pipeline run on the leader only.

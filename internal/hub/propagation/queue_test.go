@@ -67,10 +67,19 @@ func TestMemberEventsQueueTheirBinding(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			q := &recordingQueue{}
-			e := &Execution{queue: q, reports: newReportHold[bindingKey]()}
+			e := &Execution{queue: q, reports: newReportHold[bindingKey](), pending: map[bindingKey]bool{}}
 			e.onMemberObject("member-1", tc.obj, tc.old, tc.gone)
 			if diff := cmp.Diff([]queued{tc.want}, q.added, cmp.AllowUnexported(queued{}, bindingKey{})); diff != "" {
 				t.Fatalf("queued (-want +got):\n%s", diff)
+			}
+			// Only first-priority work is a backlog that makes the
+			// pipeline busy; a worker taking the binding clears it.
+			if want := map[bool]int{true: 0, false: 1}[tc.want == refresh]; e.backlog() != want {
+				t.Fatalf("backlog %d, want %d", e.backlog(), want)
+			}
+			e.taken(key)
+			if e.backlog() != 0 {
+				t.Fatalf("backlog %d after the binding was taken", e.backlog())
 			}
 			// While the binding's report is held, a status refresh waits
 			// for its release; a change to the object does not.
