@@ -119,7 +119,7 @@ func (d *Detector) watchPolicies(ctx context.Context) error {
 }
 
 // onTemplate is the handler of every hub template informer.
-func (d *Detector) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {
+func (d *Detector) onTemplate(m Mapping, obj, old *unstructured.Unstructured, gone bool) {
 	if old != nil && !templateChanged(old, obj) {
 		return
 	}
@@ -129,21 +129,10 @@ func (d *Detector) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {
 	if !selected && obj.GetAnnotations()[workv1alpha1.AnnotationPolicy] == "" {
 		return
 	}
-	if old == nil && d.present(m, obj) {
+	if old == nil && !gone {
 		d.arrivals.add(time.Now())
 	}
 	d.queue.Add(templateKey{GVK: m.GVK, Namespace: obj.GetNamespace(), Name: obj.GetName()})
-}
-
-// present reports whether obj is in the hub's cache: an event without an
-// old object is a new template when it is, a deleted one when not.
-func (d *Detector) present(m Mapping, obj *unstructured.Unstructured) bool {
-	inf := d.p.templates.peek(m.GVR)
-	if inf == nil {
-		return false
-	}
-	cur, _ := objectFrom(inf, obj.GetNamespace(), obj.GetName())
-	return cur != nil
 }
 
 // templateChanged ignores updates that only touch status, or only set the

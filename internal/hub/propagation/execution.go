@@ -834,15 +834,10 @@ func (e *Execution) apply(ctx context.Context, mc *memberClient, m Mapping, mani
 		}
 	}
 	start := time.Now()
-	out, err := ri.Apply(ctx, manifest.GetName(), manifest, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	out, err := e.inNamespace(ctx, mc, m, manifest.GetNamespace(), func() (*unstructured.Unstructured, error) {
+		return ri.Apply(ctx, manifest.GetName(), manifest, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	})
 	metrics.ApplyDuration.WithLabelValues(mc.name).Observe(time.Since(start).Seconds())
-	if err != nil && apierrors.IsNotFound(err) && m.Namespaced {
-		// The namespace went away in the member.
-		mc.namespaces.Delete(manifest.GetNamespace())
-		if nerr := e.ensureNamespace(ctx, mc, manifest.GetNamespace()); nerr == nil {
-			out, err = ri.Apply(ctx, manifest.GetName(), manifest, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
-		}
-	}
 	if err != nil {
 		metrics.MemberWrites.WithLabelValues(mc.name, "apply", "error").Inc()
 		return nil, workv1alpha1.ReasonApplyFailed, fmt.Sprintf("apply %s %s to cluster %s: %v", manifest.GetKind(), objectName(manifest), mc.name, err)
@@ -854,22 +849,15 @@ func (e *Execution) apply(ctx context.Context, mc *memberClient, m Mapping, mani
 // create creates manifest in the member, and its namespace first when the
 // member lacks it. The error is AlreadyExists when the name is taken.
 func (e *Execution) create(ctx context.Context, mc *memberClient, m Mapping, ri resourceClient, manifest *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	ns := manifest.GetNamespace()
 	if m.Namespaced {
-		if err := e.ensureNamespace(ctx, mc, ns); err != nil {
+		if err := e.ensureNamespace(ctx, mc, manifest.GetNamespace()); err != nil {
 			return nil, err
 		}
 	}
 	start := time.Now()
-	out, err := ri.Create(ctx, manifest, metav1.CreateOptions{FieldManager: FieldManager})
-	if err != nil && apierrors.IsNotFound(err) && m.Namespaced {
-		// The namespace went away in the member since it was seen.
-		mc.namespaces.Delete(ns)
-		if err = e.ensureNamespace(ctx, mc, ns); err != nil {
-			return nil, err
-		}
-		out, err = ri.Create(ctx, manifest, metav1.CreateOptions{FieldManager: FieldManager})
-	}
+	out, err := e.inNamespace(ctx, mc, m, manifest.GetNamespace(), func() (*unstructured.Unstructured, error) {
+		return ri.Create(ctx, manifest, metav1.CreateOptions{FieldManager: FieldManager})
+	})
 	metrics.ApplyDuration.WithLabelValues(mc.name).Observe(time.Since(start).Seconds())
 	switch {
 	case err == nil:
@@ -883,20 +871,41 @@ func (e *Execution) create(ctx context.Context, mc *memberClient, m Mapping, ri 
 	}
 }
 
+// inNamespace runs write, and once more after making the namespace again
+// when the member answers NotFound for a namespaced kind: the namespace
+// went away in the member since the pipeline saw it.
+func (e *Execution) inNamespace(ctx context.Context, mc *memberClient, m Mapping, ns string,
+	write func() (*unstructured.Unstructured, error)) (*unstructured.Unstructured, error) {
+	out, err := write()
+	if err != nil && apierrors.IsNotFound(err) && m.Namespaced {
+		mc.namespaces.Delete(ns)
+		if nerr := e.ensureNamespace(ctx, mc, ns); nerr != nil {
+			return nil, nerr
+		}
+		out, err = write()
+	}
+	return out, err
+}
+
 // createdByFlotilla reports whether live still carries the field ownership
 // of Flotilla's create (an Update entry), which the cache keeps for this.
 func createdByFlotilla(live *unstructured.Unstructured) bool {
-	for _, f := range live.GetManagedFields() {
-		if createEntry(f) {
+	md, _ := live.Object["metadata"].(map[string]any)
+	entries, _ := md["managedFields"].([]any)
+	for _, e := range entries {
+		if f, ok := e.(map[string]any); ok && createEntry(f) {
 			return true
 		}
 	}
 	return false
 }
 
-// createEntry is the managedFields entry a create by Flotilla leaves.
-func createEntry(f metav1.ManagedFieldsEntry) bool {
-	return f.Manager == FieldManager && f.Operation == metav1.ManagedFieldsOperationUpdate && f.Subresource == ""
+// createEntry is the managedFields entry a create by Flotilla leaves, read
+// raw: converting entries to ManagedFieldsEntry for every event of every
+// member object would cost more than the rest of the cache's transform.
+func createEntry(f map[string]any) bool {
+	return f["manager"] == FieldManager && f["operation"] == string(metav1.ManagedFieldsOperationUpdate) &&
+		(f["subresource"] == nil || f["subresource"] == "")
 }
 
 // upgradeManagedFields hands the fields Flotilla's create owns to its

@@ -99,17 +99,7 @@ func (ms *members) get(ctx context.Context, r client.Reader, c *clusterv1alpha1.
 			}
 			return nil, nil
 		}},
-		func(m Mapping, obj, old *unstructured.Unstructured) {
-			gone := false
-			if old == nil {
-				// The handler runs after the cache took the change in.
-				if inf := mc.informers.peek(m.GVR); inf != nil {
-					cur, _ := objectFrom(inf, obj.GetNamespace(), obj.GetName())
-					gone = cur == nil
-				}
-			}
-			ms.onEvent(name, obj, old, gone)
-		})
+		func(_ Mapping, obj, old *unstructured.Unstructured, gone bool) { ms.onEvent(name, obj, old, gone) })
 	mc.informers.onSynced = ms.onSynced
 	mc.informers.transform = stripManagedFieldsButCreate
 	ms.m[c.Name] = mc

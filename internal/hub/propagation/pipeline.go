@@ -203,8 +203,8 @@ func (p *Pipeline) releaseReports(ctx context.Context) {
 	}, time.Second)
 }
 
-func (p *Pipeline) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {
-	p.detector.onTemplate(m, obj, old)
+func (p *Pipeline) onTemplate(m Mapping, obj, old *unstructured.Unstructured, gone bool) {
+	p.detector.onTemplate(m, obj, old, gone)
 	p.execution.onTemplate(m, obj, old)
 }
 

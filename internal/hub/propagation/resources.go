@@ -66,8 +66,10 @@ type informerSet struct {
 	factory   dynamicinformer.DynamicSharedInformerFactory
 	informers map[schema.GroupVersionResource]cache.SharedIndexInformer
 	stop      <-chan struct{}
-	onEvent   func(m Mapping, obj *unstructured.Unstructured, old *unstructured.Unstructured)
-	indexers  cache.Indexers
+	// onEvent hears of every change: old is nil for a new object or one
+	// that is gone, and gone tells which.
+	onEvent  func(m Mapping, obj *unstructured.Unstructured, old *unstructured.Unstructured, gone bool)
+	indexers cache.Indexers
 	// onSynced, when set, runs once each informer has listed: work that
 	// waited for the cache resumes then, without polling.
 	onSynced func()
@@ -76,7 +78,7 @@ type informerSet struct {
 }
 
 func newInformerSet(dyn dynamic.Interface, stop <-chan struct{}, tweak dynamicinformer.TweakListOptionsFunc,
-	indexers cache.Indexers, onEvent func(Mapping, *unstructured.Unstructured, *unstructured.Unstructured)) *informerSet {
+	indexers cache.Indexers, onEvent func(Mapping, *unstructured.Unstructured, *unstructured.Unstructured, bool)) *informerSet {
 	return &informerSet{
 		factory:   dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, metav1.NamespaceAll, tweak),
 		informers: map[schema.GroupVersionResource]cache.SharedIndexInformer{},
@@ -109,14 +111,14 @@ func (s *informerSet) get(m Mapping) (cache.SharedIndexInformer, error) {
 		_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc: func(o any) {
 				if u, ok := o.(*unstructured.Unstructured); ok {
-					s.onEvent(m, u, nil)
+					s.onEvent(m, u, nil, false)
 				}
 			},
 			UpdateFunc: func(old, o any) {
 				u, ok1 := o.(*unstructured.Unstructured)
 				ou, ok2 := old.(*unstructured.Unstructured)
 				if ok1 && ok2 {
-					s.onEvent(m, u, ou)
+					s.onEvent(m, u, ou, false)
 				}
 			},
 			DeleteFunc: func(o any) {
@@ -124,7 +126,7 @@ func (s *informerSet) get(m Mapping) (cache.SharedIndexInformer, error) {
 					o = d.Obj
 				}
 				if u, ok := o.(*unstructured.Unstructured); ok {
-					s.onEvent(m, u, nil)
+					s.onEvent(m, u, nil, true)
 				}
 			},
 		})
@@ -216,12 +218,8 @@ func stripManagedFieldsButCreate(o any) (any, error) {
 	md, _ := u.Object["metadata"].(map[string]any)
 	entries, _ := md["managedFields"].([]any)
 	var keep []any
-	// The raw entries: converting them to ManagedFieldsEntry for every
-	// event of every member object would cost more than the rest of the
-	// transform.
 	for _, e := range entries {
-		f, _ := e.(map[string]any)
-		if f["manager"] == FieldManager && f["operation"] == string(metav1.ManagedFieldsOperationUpdate) && (f["subresource"] == nil || f["subresource"] == "") {
+		if f, ok := e.(map[string]any); ok && createEntry(f) {
 			// A marker only: the field set, as big as the object, is read
 			// from the member when it is upgraded.
 			keep = append(keep, map[string]any{"manager": FieldManager, "operation": string(metav1.ManagedFieldsOperationUpdate)})
