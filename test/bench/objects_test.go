@@ -182,8 +182,10 @@ func poll(ctx context.Context, interval, timeout time.Duration, cond func() (boo
 	}
 }
 
-// readyWatch follows the templates of a namespace on the hub and closes
-// done when want of them show the ready replicas of every member.
+// readyWatch follows the Deployments of a namespace (the templates on the
+// hub, or a member's objects) and closes done when want of them show the
+// given ready replicas, and allSeen when the watch has delivered want of
+// them.
 type readyWatch struct {
 	mu    sync.Mutex
 	ready map[string]bool
@@ -191,10 +193,16 @@ type readyWatch struct {
 	want  int
 	at    time.Time
 	done  chan struct{}
+	// seen holds the names of the Deployments the watch has delivered;
+	// allAt is when it held want of them, and allSeen is closed then.
+	seen    map[string]bool
+	allAt   time.Time
+	allSeen chan struct{}
 }
 
 func watchReady(ctx context.Context, cs kubernetes.Interface, ns string, replicas int32, want int) *readyWatch {
-	w := &readyWatch{ready: map[string]bool{}, want: want, done: make(chan struct{})}
+	w := &readyWatch{ready: map[string]bool{}, want: want, done: make(chan struct{}),
+		seen: map[string]bool{}, allSeen: make(chan struct{})}
 	inf := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns)).Apps().V1().Deployments().Informer()
 	_ = inf.SetTransform(func(o any) (any, error) {
 		if d, ok := o.(*appsv1.Deployment); ok {
@@ -217,6 +225,13 @@ func watchReady(ctx context.Context, cs kubernetes.Interface, ns string, replica
 func (w *readyWatch) set(name string, ready bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !w.seen[name] {
+		w.seen[name] = true
+		if len(w.seen) == w.want {
+			w.allAt = time.Now()
+			close(w.allSeen)
+		}
+	}
 	if w.ready[name] == ready {
 		return
 	}

@@ -130,12 +130,20 @@ type bulkResult struct {
 	// LowerBound is the time to create N Deployments straight into each
 	// member; LowerBoundClean the time to delete them again.
 	LowerBound, LowerBoundClean time.Duration
+	// Floor is the time to create N Deployments straight into each member
+	// while N templates are created on the hub (no policy selects them);
+	// FloorHub the time until the templates were all created too.
+	Floor, FloorHub time.Duration
 	// HubCreates is the time to create the N templates on the hub.
 	HubCreates time.Duration
 	// Exists is the time until every member object exists, per member and
-	// for both.
+	// for both: when a watch of each member delivered the last of them.
+	// Listed is when a list of each member, every pollInterval, first
+	// counted them all: the measure before the watch, late by up to the
+	// interval plus a list's time on a busy member.
 	Exists    time.Duration
 	PerMember map[string]time.Duration
+	Listed    time.Duration
 	// Ready is the time until every template shows the summed ready
 	// replicas of both members; negative when it was not reached.
 	Ready time.Duration
@@ -206,6 +214,11 @@ func runPropagation(b *testing.B) {
 			b.Fatal(err)
 		}
 		usages = append(usages, phaseUsage{fmt.Sprintf("lower bound %d (hub idle)", n), fmt.Sprintf("lowerbound%d", n), meter.stop()})
+		meter = e.meter()
+		if err := e.floor(ctx, n, &r); err != nil {
+			b.Fatal(err)
+		}
+		usages = append(usages, phaseUsage{fmt.Sprintf("floor %d (templates, no policy)", n), fmt.Sprintf("floor%d", n), meter.stop()})
 		meter = e.meter()
 		if err := e.bulk(ctx, n, &r); err != nil {
 			b.Fatal(err)

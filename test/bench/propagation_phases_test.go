@@ -11,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
 )
@@ -46,6 +47,60 @@ func (e *benchEnv) lowerBound(ctx context.Context, n int, r *bulkResult) error {
 	r.LowerBoundClean = time.Since(start)
 	e.progress("lower bound %d: members clean in %.1fs", n, r.LowerBoundClean.Seconds())
 	return nil
+}
+
+// floor creates n templates on the hub in a namespace no policy selects
+// and, at the same time, n Deployments straight into every member, as the
+// lower bound does; it times the member creates and deletes everything
+// again. It is what a controller that cost nothing would achieve on this
+// machine: the hub must take the templates in any design, and on one
+// machine its API server competes with the members' for the same cores.
+func (e *benchEnv) floor(ctx context.Context, n int, r *bulkResult) error {
+	ns := fmt.Sprintf("floor-%d", n)
+	for _, cs := range append([]kubernetes.Interface{e.hubCS}, e.memberList()...) {
+		if err := ensureNamespace(ctx, cs, ns); err != nil {
+			return err
+		}
+	}
+	e.progress("floor %d: creating %d templates on the hub (no policy) and %d Deployments in each member at once", n, n, n)
+	start := time.Now()
+	var hubErr error
+	hubDone := make(chan struct{})
+	go func() {
+		defer close(hubDone)
+		_, hubErr = createDeployments(ctx, e.hubCS, ns, n)
+	}()
+	errs := make([]error, len(benchMembers))
+	var wg sync.WaitGroup
+	for i, name := range benchMembers {
+		wg.Go(func() {
+			_, errs[i] = createDeployments(ctx, e.members[name], ns, n)
+		})
+	}
+	wg.Wait()
+	r.Floor = time.Since(start)
+	<-hubDone
+	r.FloorHub = time.Since(start)
+	if err := errors.Join(append(errs, hubErr)...); err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	e.progress("floor %d: member objects in %.1fs, templates in %.1fs; deleting", n, r.Floor.Seconds(), r.FloorHub.Seconds())
+	if err := e.hubCS.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+		return fmt.Errorf("delete hub namespace %s: %w", ns, err)
+	}
+	if err := e.deleteMemberNamespaces(ctx, ns); err != nil {
+		return err
+	}
+	return waitGone(ctx, e.hubCS, ns, cleanTimeout)
+}
+
+// memberList is the members' clients in benchMembers order.
+func (e *benchEnv) memberList() []kubernetes.Interface {
+	out := make([]kubernetes.Interface, 0, len(benchMembers))
+	for _, name := range benchMembers {
+		out = append(out, e.members[name])
+	}
+	return out
 }
 
 // bulk propagates n Deployments from the hub to both members.
@@ -96,14 +151,26 @@ func (e *benchEnv) bulk(ctx context.Context, n int, r *bulkResult) error {
 			errs = append(errs, fmt.Errorf("member %s: %w", mt.name, mt.err))
 			continue
 		}
-		r.PerMember[mt.name] = mt.d
-		r.Exists = max(r.Exists, mt.d)
+		r.Listed = max(r.Listed, mt.d)
 	}
 	if err := errors.Join(errs...); err != nil {
 		stopSampler()
 		return fmt.Errorf("bulk %d: %w", n, err)
 	}
-	e.progress("bulk %d: every member object exists after %.1fs", n, r.Exists.Seconds())
+	// The list saw them all, so the watches have delivered them too, or
+	// are about to.
+	for _, name := range benchMembers {
+		select {
+		case <-memberReady[name].allSeen:
+		case <-time.After(time.Minute):
+			stopSampler()
+			return fmt.Errorf("bulk %d: the watch of member %s did not deliver every object a minute after a list saw them", n, name)
+		}
+		r.PerMember[name] = memberReady[name].allAt.Sub(start)
+		r.Exists = max(r.Exists, r.PerMember[name])
+	}
+	e.progress("bulk %d: every member object exists after %.1fs (watched; a list every %s saw them all after %.1fs)",
+		n, r.Exists.Seconds(), pollInterval, r.Listed.Seconds())
 	select {
 	case <-ready.done:
 		r.Ready = ready.at.Sub(start)

@@ -20,7 +20,10 @@ func report(b *testing.B, bulks []bulkResult, lat latencyResult, rs restartResul
 	for _, r := range bulks {
 		ratio := r.Exists.Seconds() / r.LowerBound.Seconds()
 		row(fmt.Sprintf("Bulk %d Deployments x 2 clusters: every member object exists", r.N), secs(r.Exists), secs(r.LowerBound), fmt.Sprintf("%.2fx", ratio))
-		row(fmt.Sprintf("Bulk %d: templates created on the hub (32 workers)", r.N), secs(r.HubCreates), "", "")
+		row(fmt.Sprintf("Bulk %d: the same, seen by a list every %s", r.N, pollInterval), secs(r.Listed), secs(r.LowerBound), fmt.Sprintf("%.2fx", r.Listed.Seconds()/r.LowerBound.Seconds()))
+		floorRatio := r.Exists.Seconds() / r.Floor.Seconds()
+		row(fmt.Sprintf("Bulk %d: the same against the floor (templates on the hub too)", r.N), secs(r.Exists), secs(r.Floor), fmt.Sprintf("%.2fx", floorRatio))
+		row(fmt.Sprintf("Bulk %d: templates created on the hub (32 workers)", r.N), secs(r.HubCreates), secs(r.FloorHub), "")
 		for _, name := range benchMembers {
 			row(fmt.Sprintf("Bulk %d: every object exists in %s", r.N, name), secs(r.PerMember[name]), "", "")
 		}
@@ -31,6 +34,9 @@ func report(b *testing.B, bulks []bulkResult, lat latencyResult, rs restartResul
 		b.ReportMetric(r.Exists.Seconds(), fmt.Sprintf("bulk%d_exists_s", r.N))
 		b.ReportMetric(r.LowerBound.Seconds(), fmt.Sprintf("lowerbound%d_s", r.N))
 		b.ReportMetric(ratio, fmt.Sprintf("bulk%d_ratio", r.N))
+		b.ReportMetric(r.Listed.Seconds(), fmt.Sprintf("bulk%d_listed_s", r.N))
+		b.ReportMetric(r.Floor.Seconds(), fmt.Sprintf("floor%d_s", r.N))
+		b.ReportMetric(floorRatio, fmt.Sprintf("bulk%d_floor_ratio", r.N))
 		b.ReportMetric(r.Ready.Seconds(), fmt.Sprintf("bulk%d_ready_s", r.N))
 	}
 	row("Latency, 100 at 2/s, until in both members: p50", ms(lat.P50), ms(lat.CreateP50), fmt.Sprintf("%.1fx", float64(lat.P50)/float64(lat.CreateP50)))

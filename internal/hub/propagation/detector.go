@@ -60,12 +60,22 @@ type Detector struct {
 	claims *reportHold[templateKey]
 	// arrivals counts new templates of the selected kinds.
 	arrivals arrivals
+	// pending holds the templates queued at the first priority and not
+	// looked at since.
+	pending *pendingSet[templateKey]
+}
+
+// add queues template k at the first priority.
+func (d *Detector) add(k templateKey) {
+	d.pending.add(k)
+	d.queue.Add(k)
 }
 
 func newDetector(p *Pipeline) *Detector {
 	return &Detector{
-		p:      p,
-		claims: newReportHold[templateKey](),
+		p:       p,
+		claims:  newReportHold[templateKey](),
+		pending: newPendingSet[templateKey](),
 		queue: priorityqueue.New("detector", func(o *priorityqueue.Opts[templateKey]) {
 			o.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[templateKey]()
 		}),
@@ -107,7 +117,7 @@ func (d *Detector) watchPolicies(ctx context.Context) error {
 					r := b.GetSpec().Resource
 					gv, err := schema.ParseGroupVersion(r.APIVersion)
 					if err == nil {
-						d.queue.Add(templateKey{GVK: gv.WithKind(r.Kind), Namespace: r.Namespace, Name: r.Name})
+						d.add(templateKey{GVK: gv.WithKind(r.Kind), Namespace: r.Namespace, Name: r.Name})
 					}
 				}
 			},
@@ -132,7 +142,7 @@ func (d *Detector) onTemplate(m Mapping, obj, old *unstructured.Unstructured, go
 	if old == nil && !gone {
 		d.arrivals.add(time.Now())
 	}
-	d.queue.Add(templateKey{GVK: m.GVK, Namespace: obj.GetNamespace(), Name: obj.GetName()})
+	d.add(templateKey{GVK: m.GVK, Namespace: obj.GetNamespace(), Name: obj.GetName()})
 }
 
 // templateChanged ignores updates that only touch status, or only set the
@@ -184,6 +194,7 @@ func (d *Detector) sync(ctx context.Context, k templateKey) (time.Duration, erro
 	case kindsKey:
 		return 0, d.watchKinds()
 	}
+	d.pending.taken(k)
 	return 0, d.syncTemplate(ctx, k)
 }
 
@@ -217,7 +228,7 @@ func (d *Detector) syncPolicies(ctx context.Context) error {
 			if !kinds[u.GroupVersionKind()] && u.GetAnnotations()[workv1alpha1.AnnotationPolicy] == "" {
 				continue
 			}
-			d.queue.Add(templateKey{GVK: u.GroupVersionKind(), Namespace: u.GetNamespace(), Name: u.GetName()})
+			d.add(templateKey{GVK: u.GroupVersionKind(), Namespace: u.GetNamespace(), Name: u.GetName()})
 		}
 	}
 	return nil

@@ -85,32 +85,14 @@ type Execution struct {
 
 	// pending holds the bindings queued at the first priority (a new or
 	// changed binding, template, dependency or cluster) and not looked at
-	// since: the queue's own length also counts status refreshes and
-	// released reports, which are no burst.
-	pendingMu sync.Mutex
-	pending   map[bindingKey]bool
+	// since.
+	pending *pendingSet[bindingKey]
 }
 
 // add queues k at the first priority.
 func (e *Execution) add(k bindingKey) {
-	e.pendingMu.Lock()
-	e.pending[k] = true
-	e.pendingMu.Unlock()
+	e.pending.add(k)
 	e.queue.Add(k)
-}
-
-// taken notes that a worker looks at k now.
-func (e *Execution) taken(k bindingKey) {
-	e.pendingMu.Lock()
-	delete(e.pending, k)
-	e.pendingMu.Unlock()
-}
-
-// backlog is how many bindings wait at the first priority.
-func (e *Execution) backlog() int {
-	e.pendingMu.Lock()
-	defer e.pendingMu.Unlock()
-	return len(e.pending)
 }
 
 func newExecution(p *Pipeline) *Execution {
@@ -122,7 +104,7 @@ func newExecution(p *Pipeline) *Execution {
 		deps:    map[string]map[bindingKey]bool{},
 		depsOf:  map[bindingKey][]string{},
 		reports: newReportHold[bindingKey](),
-		pending: map[bindingKey]bool{},
+		pending: newPendingSet[bindingKey](),
 	}
 }
 
@@ -286,12 +268,18 @@ func ready(c *clusterv1alpha1.Cluster) bool {
 }
 
 // onTemplate requeues the binding of a changed template, and the bindings
-// that carry a changed dependency.
+// that carry a dependency that appeared, changed or went. A template that
+// appears or goes comes back through its binding, which the detector
+// creates, updates or deletes (and the informer's first list requeues every
+// binding): queueing it here would only look for a binding that is not
+// there yet, for every new template of the kind, selected or not.
 func (e *Execution) onTemplate(m Mapping, obj, old *unstructured.Unstructured) {
 	if old != nil && !templateChanged(old, obj) {
 		return
 	}
-	e.add(bindingKey{Namespaced: m.Namespaced, Namespace: obj.GetNamespace(), Name: workv1alpha1.BindingName(obj.GetName(), obj.GetKind())})
+	if old != nil {
+		e.add(bindingKey{Namespaced: m.Namespaced, Namespace: obj.GetNamespace(), Name: workv1alpha1.BindingName(obj.GetName(), obj.GetKind())})
+	}
 	e.enqueueDependents(obj.GetNamespace(), obj.GetKind(), obj.GetName())
 }
 
@@ -342,7 +330,7 @@ type target struct {
 // sync reconciles one binding. It returns a delay after which to look
 // again when something is still pending.
 func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, error) {
-	e.taken(k)
+	e.pending.taken(k)
 	b := workv1alpha1.NewBinding(k.Namespaced)
 	if err := e.p.client.Get(ctx, types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, b); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -3,6 +3,7 @@ package propagation
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -59,6 +60,8 @@ type Pipeline struct {
 
 	detector  *Detector
 	execution *Execution
+	// burst remembers when the pipeline last looked busy.
+	burst settle
 }
 
 // SetupWithManager adds the pipeline to mgr. It runs only while the hub
@@ -99,27 +102,59 @@ func SetupWithManager(mgr ctrl.Manager, cfg *rest.Config, o Options) (*Pipeline,
 
 // busyBacklog is how many templates and bindings may wait in the
 // pipeline's queues before Busy says so; burstArrivals how many new
-// templates in the last one to two seconds make a burst.
+// templates in the last one to two seconds make a burst; burstQuiet how
+// long the pipeline stays busy after the last sign of one.
 const (
 	busyBacklog   = 100
 	burstArrivals = 50
+	burstQuiet    = 5 * time.Second
 )
 
 // Busy reports whether a burst is passing through the pipeline: more than
 // burstArrivals new templates in the last second or two, or more than
 // busyBacklog templates ready in the detector's queue and bindings waiting
 // for execution at the first priority (status refreshes and released
-// reports do not count: they are no burst). Writes that only
-// report, such as the scheduler's status for a binding the detector
-// created placed, can wait for it to pass. The arrivals tell a burst the
-// pipeline keeps up with, whose reports would otherwise compete with the
-// burst's own writes on the hub.
+// reports do not count: they are no burst), now or in the last
+// burstQuiet. Writes that only report, such as the scheduler's status for
+// a binding the detector created placed, can wait for it to pass. The
+// arrivals tell a burst the pipeline keeps up with, whose reports would
+// otherwise compete with the burst's own writes on the hub; burstQuiet
+// keeps a pause inside a burst (a client's uneven pace, a watch that
+// delivers in batches, the last bindings of a burst in flight) from
+// letting every held report out into the rest of it.
 func (p *Pipeline) Busy() bool {
 	if p.detector == nil || p.execution == nil {
 		return false
 	}
-	return p.detector.arrivals.recent(time.Now()) > burstArrivals ||
-		p.detector.queue.Len()+p.execution.backlog() > busyBacklog
+	now := time.Now()
+	return p.burst.busy(p.detector.arrivals.recent(now) > burstArrivals ||
+		p.detector.pending.len()+p.execution.pending.len() > busyBacklog, now)
+}
+
+// settle is a busy signal that stays on for burstQuiet after it was last
+// seen on. It keeps time on the monotonic clock (as an offset from
+// settleEpoch), so that a step of the wall clock cannot keep it on.
+type settle struct {
+	// last is 1 + the offset of the last sample that was on; 0 is never.
+	last atomic.Int64
+}
+
+var settleEpoch = time.Now()
+
+// busy records a sample of the signal taken at now, and reports whether
+// it is on or was within burstQuiet.
+func (s *settle) busy(on bool, now time.Time) bool {
+	at := int64(now.Sub(settleEpoch)) + 1
+	if on {
+		for {
+			old := s.last.Load()
+			if old >= at || s.last.CompareAndSwap(old, at) {
+				return true
+			}
+		}
+	}
+	last := s.last.Load()
+	return last != 0 && at-last < int64(burstQuiet)
 }
 
 // NeedLeaderElection makes the pipeline run on the leader only.

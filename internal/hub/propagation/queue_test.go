@@ -1,6 +1,7 @@
 package propagation
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -67,19 +68,19 @@ func TestMemberEventsQueueTheirBinding(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			q := &recordingQueue{}
-			e := &Execution{queue: q, reports: newReportHold[bindingKey](), pending: map[bindingKey]bool{}}
+			e := &Execution{queue: q, reports: newReportHold[bindingKey](), pending: newPendingSet[bindingKey]()}
 			e.onMemberObject("member-1", tc.obj, tc.old, tc.gone)
 			if diff := cmp.Diff([]queued{tc.want}, q.added, cmp.AllowUnexported(queued{}, bindingKey{})); diff != "" {
 				t.Fatalf("queued (-want +got):\n%s", diff)
 			}
 			// Only first-priority work is a backlog that makes the
 			// pipeline busy; a worker taking the binding clears it.
-			if want := map[bool]int{true: 0, false: 1}[tc.want == refresh]; e.backlog() != want {
-				t.Fatalf("backlog %d, want %d", e.backlog(), want)
+			if want := map[bool]int{true: 0, false: 1}[tc.want == refresh]; e.pending.len() != want {
+				t.Fatalf("backlog %d, want %d", e.pending.len(), want)
 			}
-			e.taken(key)
-			if e.backlog() != 0 {
-				t.Fatalf("backlog %d after the binding was taken", e.backlog())
+			e.pending.taken(key)
+			if e.pending.len() != 0 {
+				t.Fatalf("backlog %d after the binding was taken", e.pending.len())
 			}
 			// While the binding's report is held, a status refresh waits
 			// for its release; a change to the object does not.
@@ -92,6 +93,42 @@ func TestMemberEventsQueueTheirBinding(t *testing.T) {
 			}
 			if diff := cmp.Diff(want, q.added, cmp.AllowUnexported(queued{}, bindingKey{})); diff != "" {
 				t.Fatalf("queued while held (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestTemplateEventsQueueTheirBinding: a template's own binding is looked
+// at when the template changes; a template that appears or goes comes back
+// through its binding (which the detector creates or deletes), so it is
+// no work for execution, and no backlog that makes the pipeline busy.
+func TestTemplateEventsQueueTheirBinding(t *testing.T) {
+	tmpl := func(generation int64) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "apps/v1", "kind": "Deployment",
+			"metadata": map[string]any{"namespace": "shop", "name": "web", "generation": generation,
+				"resourceVersion": fmt.Sprint(generation)},
+		}}
+	}
+	m := Mapping{Namespaced: true}
+	key := bindingKey{Namespaced: true, Namespace: "shop", Name: "web-deployment"}
+	for name, tc := range map[string]struct {
+		obj, old *unstructured.Unstructured
+		want     []queued
+	}{
+		"created or gone": {obj: tmpl(1)},
+		"spec changed":    {obj: tmpl(2), old: tmpl(1), want: []queued{{key: key}}},
+		"nothing changed": {obj: tmpl(1), old: tmpl(1)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			q := &recordingQueue{}
+			e := &Execution{queue: q, pending: newPendingSet[bindingKey](), deps: map[string]map[bindingKey]bool{}}
+			e.onTemplate(m, tc.obj, tc.old)
+			if diff := cmp.Diff(tc.want, q.added, cmp.AllowUnexported(queued{}, bindingKey{})); diff != "" {
+				t.Fatalf("queued (-want +got):\n%s", diff)
+			}
+			if e.pending.len() != len(tc.want) {
+				t.Fatalf("backlog %d, want %d", e.pending.len(), len(tc.want))
 			}
 		})
 	}

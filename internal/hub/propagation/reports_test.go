@@ -102,3 +102,35 @@ func TestHoldable(t *testing.T) {
 		}
 	}
 }
+
+func TestSettleStaysBusyThroughAPause(t *testing.T) {
+	t0 := time.Now()
+	var s settle
+	if s.busy(false, t0) {
+		t.Fatal("busy before any sign of a burst")
+	}
+	if !s.busy(true, t0) {
+		t.Fatal("not busy while the signal is on")
+	}
+	// A pause shorter than burstQuiet is still the burst.
+	if !s.busy(false, t0.Add(burstQuiet-time.Millisecond)) {
+		t.Fatal("a pause inside a burst ended it")
+	}
+	if s.busy(false, t0.Add(burstQuiet)) {
+		t.Fatal("still busy burstQuiet after the last sign of a burst")
+	}
+	// A new sign restarts the wait from itself.
+	if !s.busy(true, t0.Add(10*time.Second)) || !s.busy(false, t0.Add(10*time.Second+burstQuiet/2)) {
+		t.Fatal("a second burst was not seen")
+	}
+	if s.busy(false, t0.Add(10*time.Second+burstQuiet)) {
+		t.Fatal("the second burst did not end")
+	}
+	// A sample taken earlier but recorded later does not move the end
+	// of the burst back.
+	s.busy(true, t0.Add(20*time.Second))
+	s.busy(true, t0.Add(19*time.Second))
+	if !s.busy(false, t0.Add(20*time.Second+burstQuiet-time.Millisecond)) {
+		t.Fatal("an older sample moved the end of the burst back")
+	}
+}
