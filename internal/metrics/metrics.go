@@ -71,7 +71,7 @@ var (
 	// busy.
 	ReportsHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "flotilla_propagation_reports_held",
-		Help: "Reports the propagation pipeline holds back while a burst passes, by report (claim: a template's first claim; status: a binding's status and its template's summed status).",
+		Help: "Reports the propagation pipeline holds back while a burst passes, by report (claim: a template's first claim; status: a binding's status and its template's summed status; scheduled: the scheduler's record of a placement the detector wrote).",
 	}, []string{"report"})
 
 	// BindingsCreated counts the bindings the detector created.

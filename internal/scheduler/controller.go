@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
@@ -66,8 +67,10 @@ type Reconciler struct {
 	evictions    *rate.Limiter
 	mu           sync.Mutex
 	reservations map[types.NamespacedName]*rate.Reservation
-	// deferStatus, when set, says the hub is busy (WithDeferStatus).
+	// deferStatus, when set, says the hub is busy (WithDeferStatus);
+	// deferred holds the bindings whose record waits for it.
 	deferStatus func() bool
+	deferred    *deferredRecords
 }
 
 // FailoverOptions are the hub's failover settings.
@@ -107,12 +110,8 @@ func WithFailover(o FailoverOptions) Option { return func(r *Reconciler) { r.fai
 func WithDeferStatus(busy func() bool) Option { return func(r *Reconciler) { r.deferStatus = busy } }
 
 // maxStatusDefer bounds how long a binding waits for its Scheduled
-// condition while the hub is busy; statusDeferRetry is how often it
-// looks again.
-const (
-	maxStatusDefer   = time.Minute
-	statusDeferRetry = 10 * time.Second
-)
+// condition while the hub is busy.
+const maxStatusDefer = time.Minute
 
 // WithClock sets the clock, for tests.
 func WithClock(c clock.PassiveClock) Option { return func(r *Reconciler) { r.clock = c } }
@@ -121,7 +120,7 @@ func WithClock(c clock.PassiveClock) Option { return func(r *Reconciler) { r.clo
 // records events on bindings with recorder.
 func NewReconciler(c client.Client, recorder events.EventRecorder, opts ...Option) *Reconciler {
 	r := &Reconciler{client: c, recorder: recorder, workers: DefaultWorkers, clock: clock.RealClock{}, failover: DefaultFailoverOptions(),
-		reservations: map[types.NamespacedName]*rate.Reservation{}}
+		reservations: map[types.NamespacedName]*rate.Reservation{}, deferred: newDeferredRecords()}
 	for _, f := range opts {
 		f(r)
 	}
@@ -138,17 +137,23 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("scheduler").
 		For(&workv1alpha1.ResourceBinding{}, changed).
 		Watches(&clusterv1alpha1.Cluster{}, r.clusterEvents(r.resourceBindings)).
+		WatchesRawSource(source.Channel(r.deferred.channel(true), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).
 		Complete(r)
 	if err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	err = ctrl.NewControllerManagedBy(mgr).
 		Named("cluster-scheduler").
 		For(&workv1alpha1.ClusterResourceBinding{}, changed).
 		Watches(&clusterv1alpha1.Cluster{}, r.clusterEvents(r.clusterResourceBindings)).
+		WatchesRawSource(source.Channel(r.deferred.channel(false), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).
 		Complete(r)
+	if err != nil || r.deferStatus == nil {
+		return err
+	}
+	return mgr.Add(releaser{r})
 }
 
 // +kubebuilder:rbac:groups=work.flotilla.io,resources=resourcebindings;clusterresourcebindings,verbs=get;list;watch;update;patch
@@ -163,6 +168,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // clusters changed (the Inputs fingerprint), or when the last attempt
 // failed; and it writes only what changed.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	r.deferred.forget(deferredKey{namespaced: req.Namespace != "", key: req.NamespacedName})
 	b := workv1alpha1.NewBinding(req.Namespace != "")
 	if err := r.client.Get(ctx, req.NamespacedName, b); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -380,8 +386,10 @@ func (r *Reconciler) apply(ctx context.Context, b workv1alpha1.Binding, res Resu
 	if !moved && r.deferStatus != nil && meta.FindStatusCondition(b.GetBindingStatus().Conditions, workv1alpha1.ConditionScheduled) == nil &&
 		now.Sub(b.GetCreationTimestamp().Time) < maxStatusDefer && r.deferStatus() {
 		// Placed at creation, by this very decision: only the record of
-		// it is missing, and it can wait for the burst to pass.
-		return statusDeferRetry, nil
+		// it is missing, and it can wait for the burst to pass, parked
+		// until the releaser gives it back.
+		r.deferred.park(deferredKey{namespaced: b.GetNamespace() != "", key: key}, b.GetCreationTimestamp().Add(maxStatusDefer))
+		return 0, nil
 	}
 	msg := scheduledMessage(res)
 	became, err := r.writeStatus(ctx, b, res, metav1.Condition{

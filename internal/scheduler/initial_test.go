@@ -67,22 +67,25 @@ func TestStatusOfAPlacedBindingWaitsWhileBusy(t *testing.T) {
 	}
 	decided := targets("m1", 2, "m2", 1)
 	for name, tc := range map[string]struct {
-		binding   *workv1alpha1.ResourceBinding
-		busy      bool
-		wantAfter time.Duration
+		binding *workv1alpha1.ResourceBinding
+		busy    bool
+		waits   bool
 	}{
-		"placed, busy: waits":                   {placed(now.Add(-time.Second), decided...), true, statusDeferRetry},
-		"placed, quiet: written":                {placed(now.Add(-time.Second), decided...), false, 0},
-		"placed, busy, waited enough":           {placed(now.Add(-maxStatusDefer), decided...), true, 0},
-		"not placed yet, busy: written at once": {placed(now.Add(-time.Second)), true, 0},
+		"placed, busy: waits":                   {placed(now.Add(-time.Second), decided...), true, true},
+		"placed, quiet: written":                {placed(now.Add(-time.Second), decided...), false, false},
+		"placed, busy, waited enough":           {placed(now.Add(-maxStatusDefer), decided...), true, false},
+		"not placed yet, busy: written at once": {placed(now.Add(-time.Second)), true, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, append(clusterObjs(MakeCluster("m1").Pods(10), MakeCluster("m2").Pods(10)), tc.binding)...)
 			busy := tc.busy
-			f.r = NewReconciler(f.client, f.events, WithClock(clocktesting.NewFakePassiveClock(now)), WithDeferStatus(func() bool { return busy }))
-			res := f.reconcileRequeue("default", "web-deployment")
-			if res.RequeueAfter != tc.wantAfter {
-				t.Fatalf("RequeueAfter = %v, want %v", res.RequeueAfter, tc.wantAfter)
+			clk := clocktesting.NewFakeClock(now)
+			f.r = NewReconciler(f.client, f.events, WithClock(clk), WithDeferStatus(func() bool { return busy }))
+			if res := f.reconcileRequeue("default", "web-deployment"); res.RequeueAfter != 0 {
+				t.Fatalf("RequeueAfter = %v: a waiting record is parked, not polled", res.RequeueAfter)
+			}
+			if parked := f.r.deferred.len() == 1; parked != tc.waits {
+				t.Fatalf("parked: %v, want %v", parked, tc.waits)
 			}
 			var got workv1alpha1.ResourceBinding
 			if err := f.client.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "web-deployment"}, &got); err != nil {
@@ -92,14 +95,34 @@ func TestStatusOfAPlacedBindingWaitsWhileBusy(t *testing.T) {
 				t.Errorf("spec.clusters (-want +got):\n%s", diff)
 			}
 			cond := meta.FindStatusCondition(got.Status.Conditions, workv1alpha1.ConditionScheduled)
-			if written := cond != nil; written != (tc.wantAfter == 0) {
-				t.Fatalf("Scheduled condition %+v, want written: %v", cond, tc.wantAfter == 0)
+			if written := cond != nil; written == tc.waits {
+				t.Fatalf("Scheduled condition %+v, want written: %v", cond, !tc.waits)
 			}
-			if tc.wantAfter == 0 {
+			if !tc.waits {
 				return
 			}
-			// The burst passes: the next look writes it.
+			ctx := context.Background()
+			// Still busy, and the wait is not over: nothing is released.
+			clk.SetTime(now.Add(maxStatusDefer - 2*time.Second))
+			f.r.releaseDeferred(ctx)
+			if n := len(f.r.deferred.channel(true)); n != 0 {
+				t.Fatalf("%d bindings released while busy and before their deadline", n)
+			}
+			// The burst passes: the releaser gives the binding back to
+			// its controller, whose next look writes the record.
 			busy = false
+			f.r.releaseDeferred(ctx)
+			select {
+			case ev := <-f.r.deferred.channel(true):
+				if ev.Object.GetNamespace() != "default" || ev.Object.GetName() != "web-deployment" {
+					t.Fatalf("released %s/%s", ev.Object.GetNamespace(), ev.Object.GetName())
+				}
+			default:
+				t.Fatal("nothing released once quiet")
+			}
+			if f.r.deferred.len() != 0 {
+				t.Fatalf("%d bindings still parked after the release", f.r.deferred.len())
+			}
 			if res := f.reconcileRequeue("default", "web-deployment"); res.RequeueAfter != 0 {
 				t.Fatalf("RequeueAfter = %v once quiet", res.RequeueAfter)
 			}

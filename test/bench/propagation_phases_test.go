@@ -27,16 +27,9 @@ func (e *benchEnv) lowerBound(ctx context.Context, n int, r *bulkResult) error {
 	}
 	e.progress("lower bound %d: creating %d Deployments in each of %d members", n, n, len(benchMembers))
 	start := time.Now()
-	errs := make([]error, len(benchMembers))
-	var wg sync.WaitGroup
-	for i, name := range benchMembers {
-		wg.Go(func() {
-			_, errs[i] = createDeployments(ctx, e.members[name], ns, n)
-		})
-	}
-	wg.Wait()
+	err := e.createInMembers(ctx, ns, n)
 	r.LowerBound = time.Since(start)
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return fmt.Errorf("lower bound: %w", err)
 	}
 	e.progress("lower bound %d: %.1fs; deleting", n, r.LowerBound.Seconds())
@@ -70,18 +63,11 @@ func (e *benchEnv) floor(ctx context.Context, n int, r *bulkResult) error {
 		defer close(hubDone)
 		_, hubErr = createDeployments(ctx, e.hubCS, ns, n)
 	}()
-	errs := make([]error, len(benchMembers))
-	var wg sync.WaitGroup
-	for i, name := range benchMembers {
-		wg.Go(func() {
-			_, errs[i] = createDeployments(ctx, e.members[name], ns, n)
-		})
-	}
-	wg.Wait()
+	err := e.createInMembers(ctx, ns, n)
 	r.Floor = time.Since(start)
 	<-hubDone
 	r.FloorHub = time.Since(start)
-	if err := errors.Join(append(errs, hubErr)...); err != nil {
+	if err := errors.Join(err, hubErr); err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
 	e.progress("floor %d: member objects in %.1fs, templates in %.1fs; deleting", n, r.Floor.Seconds(), r.FloorHub.Seconds())
@@ -92,6 +78,20 @@ func (e *benchEnv) floor(ctx context.Context, n int, r *bulkResult) error {
 		return err
 	}
 	return waitGone(ctx, e.hubCS, ns, cleanTimeout)
+}
+
+// createInMembers creates n Deployments in namespace ns of every member at
+// once, createWorkers per member.
+func (e *benchEnv) createInMembers(ctx context.Context, ns string, n int) error {
+	errs := make([]error, len(benchMembers))
+	var wg sync.WaitGroup
+	for i, name := range benchMembers {
+		wg.Go(func() {
+			_, errs[i] = createDeployments(ctx, e.members[name], ns, n)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // memberList is the members' clients in benchMembers order.
