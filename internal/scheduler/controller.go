@@ -168,9 +168,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // clusters changed (the Inputs fingerprint), or when the last attempt
 // failed; and it writes only what changed.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	r.deferred.forget(deferredKey{namespaced: req.Namespace != "", key: req.NamespacedName})
 	b := workv1alpha1.NewBinding(req.Namespace != "")
 	if err := r.client.Get(ctx, req.NamespacedName, b); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.deferred.held.Forget(deferredKey{namespaced: req.Namespace != "", key: req.NamespacedName})
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !b.GetDeletionTimestamp().IsZero() {
@@ -384,11 +386,11 @@ func (r *Reconciler) apply(ctx context.Context, b workv1alpha1.Binding, res Resu
 		}
 	}
 	if !moved && r.deferStatus != nil && meta.FindStatusCondition(b.GetBindingStatus().Conditions, workv1alpha1.ConditionScheduled) == nil &&
-		now.Sub(b.GetCreationTimestamp().Time) < maxStatusDefer && r.deferStatus() {
+		now.Sub(b.GetCreationTimestamp().Time) < maxStatusDefer &&
+		r.deferred.held.Hold(deferredKey{namespaced: b.GetNamespace() != "", key: key}, r.deferStatus(), now) {
 		// Placed at creation, by this very decision: only the record of
 		// it is missing, and it can wait for the burst to pass, parked
 		// until the releaser gives it back.
-		r.deferred.park(deferredKey{namespaced: b.GetNamespace() != "", key: key}, b.GetCreationTimestamp().Add(maxStatusDefer))
 		return 0, nil
 	}
 	msg := scheduledMessage(res)

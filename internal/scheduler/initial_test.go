@@ -84,7 +84,7 @@ func TestStatusOfAPlacedBindingWaitsWhileBusy(t *testing.T) {
 			if res := f.reconcileRequeue("default", "web-deployment"); res.RequeueAfter != 0 {
 				t.Fatalf("RequeueAfter = %v: a waiting record is parked, not polled", res.RequeueAfter)
 			}
-			if parked := f.r.deferred.len() == 1; parked != tc.waits {
+			if parked := f.r.deferred.held.Len() == 1; parked != tc.waits {
 				t.Fatalf("parked: %v, want %v", parked, tc.waits)
 			}
 			var got workv1alpha1.ResourceBinding
@@ -120,8 +120,8 @@ func TestStatusOfAPlacedBindingWaitsWhileBusy(t *testing.T) {
 			default:
 				t.Fatal("nothing released once quiet")
 			}
-			if f.r.deferred.len() != 0 {
-				t.Fatalf("%d bindings still parked after the release", f.r.deferred.len())
+			if f.r.deferred.held.Len() != 0 {
+				t.Fatalf("%d bindings still parked after the release", f.r.deferred.held.Len())
 			}
 			if res := f.reconcileRequeue("default", "web-deployment"); res.RequeueAfter != 0 {
 				t.Fatalf("RequeueAfter = %v once quiet", res.RequeueAfter)

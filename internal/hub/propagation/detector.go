@@ -22,6 +22,7 @@ import (
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/hold"
 	"github.com/flotilla-io/flotilla/internal/metrics"
 )
 
@@ -57,7 +58,7 @@ type Detector struct {
 	selected map[schema.GroupVersionKind]bool
 
 	// claims holds back first claims while the pipeline is busy.
-	claims *reportHold[templateKey]
+	claims *hold.Reports[templateKey]
 	// arrivals counts new templates of the selected kinds.
 	arrivals arrivals
 	// pending holds the templates queued at the first priority and not
@@ -74,7 +75,7 @@ func (d *Detector) add(k templateKey) {
 func newDetector(p *Pipeline) *Detector {
 	return &Detector{
 		p:       p,
-		claims:  newReportHold[templateKey](),
+		claims:  hold.New[templateKey](),
 		pending: newPendingSet[templateKey](),
 		queue: priorityqueue.New("detector", func(o *priorityqueue.Opts[templateKey]) {
 			o.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[templateKey]()
@@ -290,7 +291,7 @@ func (d *Detector) syncTemplate(ctx context.Context, k templateKey) error {
 		return err
 	}
 	if obj == nil || !obj.GetDeletionTimestamp().IsZero() || !propagatable(obj) {
-		d.claims.forget(k)
+		d.claims.Forget(k)
 		return d.deleteBinding(ctx, m.Namespaced, bkey)
 	}
 	var pps policyv1alpha1.PropagationPolicyList
@@ -319,7 +320,7 @@ func (d *Detector) syncTemplate(ctx context.Context, k templateKey) error {
 		return err
 	}
 	if claim := Claim(c.Ref); claim != current {
-		if current == "" && !mayBeDependency(k.GVK) && d.claims.hold(k, d.p.Busy(), time.Now()) {
+		if current == "" && !mayBeDependency(k.GVK) && d.claims.Hold(k, d.p.Busy(), time.Now()) {
 			// The binding is what the pipeline runs on; a first claim
 			// is for the user to see. While a burst of templates and
 			// bindings waits for the members, it waits behind them.

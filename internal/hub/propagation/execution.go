@@ -31,6 +31,7 @@ import (
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
 	policyv1alpha1 "github.com/flotilla-io/flotilla/api/policy/v1alpha1"
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/hold"
 	"github.com/flotilla-io/flotilla/internal/metrics"
 	"github.com/flotilla-io/flotilla/internal/overrides"
 	"github.com/flotilla-io/flotilla/internal/workload"
@@ -81,7 +82,7 @@ type Execution struct {
 	depsOf map[bindingKey][]string
 
 	// reports holds back status writes while the pipeline is busy.
-	reports *reportHold[bindingKey]
+	reports *hold.Reports[bindingKey]
 
 	// pending holds the bindings queued at the first priority (a new or
 	// changed binding, template, dependency or cluster) and not looked at
@@ -103,7 +104,7 @@ func newExecution(p *Pipeline) *Execution {
 		}),
 		deps:    map[string]map[bindingKey]bool{},
 		depsOf:  map[bindingKey][]string{},
-		reports: newReportHold[bindingKey](),
+		reports: hold.New[bindingKey](),
 		pending: newPendingSet[bindingKey](),
 	}
 }
@@ -306,7 +307,7 @@ func (e *Execution) onMemberObject(_ string, obj, old *unstructured.Unstructured
 			// bindings that have objects to apply. A binding whose report
 			// is held is looked at when it is released, with whatever
 			// the member says then.
-			if e.reports.isParked(k) {
+			if e.reports.IsParked(k) {
 				return
 			}
 			e.queue.AddWithOpts(priorityqueue.AddOpts{After: statusCoalesce, Priority: ptr.To(statusPriority)}, k)
@@ -334,7 +335,7 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 	b := workv1alpha1.NewBinding(k.Namespaced)
 	if err := e.p.client.Get(ctx, types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, b); err != nil {
 		if apierrors.IsNotFound(err) {
-			e.reports.forget(k)
+			e.reports.Forget(k)
 		}
 		return 0, client.IgnoreNotFound(err)
 	}
@@ -436,7 +437,7 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 		// rollout then reaches the members at the pace of the member
 		// writes, not of the hub's status writes. Failures, unhealthy
 		// objects and clusters that left are reported at once.
-		if holdable(b.GetBindingStatus().Clusters, results) && e.reports.hold(k, e.p.Busy(), time.Now()) {
+		if holdable(b.GetBindingStatus().Clusters, results) && e.reports.Hold(k, e.p.Busy(), time.Now()) {
 			return 0, nil
 		}
 	}

@@ -227,14 +227,14 @@ func runWorkers[T comparable](ctx context.Context, name string, q workqueue.Type
 func (p *Pipeline) releaseReports(ctx context.Context) {
 	wait.UntilWithContext(ctx, func(context.Context) {
 		busy, now := p.Busy(), time.Now()
-		if keys := p.detector.claims.release(busy, now); len(keys) > 0 {
+		if keys := p.detector.claims.Release(busy, now); len(keys) > 0 {
 			p.detector.queue.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(claimPriority)}, keys...)
 		}
-		if keys := p.execution.reports.release(busy, now); len(keys) > 0 {
+		if keys := p.execution.reports.Release(busy, now); len(keys) > 0 {
 			p.execution.queue.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(statusPriority)}, keys...)
 		}
-		metrics.ReportsHeld.WithLabelValues("claim").Set(float64(p.detector.claims.len()))
-		metrics.ReportsHeld.WithLabelValues("status").Set(float64(p.execution.reports.len()))
+		metrics.ReportsHeld.WithLabelValues("claim").Set(float64(p.detector.claims.Len()))
+		metrics.ReportsHeld.WithLabelValues("status").Set(float64(p.execution.reports.Len()))
 	}, time.Second)
 }
 

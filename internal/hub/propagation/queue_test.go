@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
+	"github.com/flotilla-io/flotilla/internal/hold"
 )
 
 // recordingQueue records what is added to a priority queue, and with which
@@ -68,7 +69,7 @@ func TestMemberEventsQueueTheirBinding(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			q := &recordingQueue{}
-			e := &Execution{queue: q, reports: newReportHold[bindingKey](), pending: newPendingSet[bindingKey]()}
+			e := &Execution{queue: q, reports: hold.New[bindingKey](), pending: newPendingSet[bindingKey]()}
 			e.onMemberObject("member-1", tc.obj, tc.old, tc.gone)
 			if diff := cmp.Diff([]queued{tc.want}, q.added, cmp.AllowUnexported(queued{}, bindingKey{})); diff != "" {
 				t.Fatalf("queued (-want +got):\n%s", diff)
@@ -85,7 +86,7 @@ func TestMemberEventsQueueTheirBinding(t *testing.T) {
 			// While the binding's report is held, a status refresh waits
 			// for its release; a change to the object does not.
 			q.added = nil
-			e.reports.hold(key, true, time.Now())
+			e.reports.Hold(key, true, time.Now())
 			e.onMemberObject("member-1", tc.obj, tc.old, tc.gone)
 			want := []queued{tc.want}
 			if tc.want == refresh {
