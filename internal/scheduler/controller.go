@@ -130,12 +130,13 @@ func NewReconciler(c client.Client, recorder events.EventRecorder, opts ...Optio
 
 // SetupWithManager registers two controllers, one per binding kind. Each
 // watches its bindings (spec changes only: the scheduler's own status
-// writes do not wake it) and the Clusters.
+// writes do not wake it; a binding created placed a moment late, see
+// bindingEvents) and the Clusters.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	changed := builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, healthChanged{}))
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("scheduler").
-		For(&workv1alpha1.ResourceBinding{}, changed).
+		Watches(&workv1alpha1.ResourceBinding{}, bindingEvents(), changed).
 		Watches(&clusterv1alpha1.Cluster{}, r.clusterEvents(r.resourceBindings)).
 		WatchesRawSource(source.Channel(r.deferred.channel(true), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).
@@ -145,7 +146,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	err = ctrl.NewControllerManagedBy(mgr).
 		Named("cluster-scheduler").
-		For(&workv1alpha1.ClusterResourceBinding{}, changed).
+		Watches(&workv1alpha1.ClusterResourceBinding{}, bindingEvents(), changed).
 		Watches(&clusterv1alpha1.Cluster{}, r.clusterEvents(r.clusterResourceBindings)).
 		WatchesRawSource(source.Channel(r.deferred.channel(false), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).

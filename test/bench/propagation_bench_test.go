@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
@@ -85,6 +87,9 @@ type benchEnv struct {
 	hubCS    kubernetes.Interface
 	hubMeta  metadata.Interface
 	hubCtrl  client.Client
+	hubDyn   dynamic.Interface
+	hubExt   apiextensionsclient.Interface
+	root     string
 	members  map[string]kubernetes.Interface
 	memMeta  map[string]metadata.Interface
 	hub      *hubProcess
@@ -134,6 +139,10 @@ type bulkResult struct {
 	// while N templates are created on the hub (no policy selects them);
 	// FloorHub the time until the templates were all created too.
 	Floor, FloorHub time.Duration
+	// FloorBindings is the same with a binding created on the hub for each
+	// template as it is created (floorWithBindings); FloorBindingsHub the
+	// time until the templates and bindings were all created.
+	FloorBindings, FloorBindingsHub time.Duration
 	// HubCreates is the time to create the N templates on the hub.
 	HubCreates time.Duration
 	// Exists is the time until every member object exists, per member and
@@ -220,6 +229,11 @@ func runPropagation(b *testing.B) {
 		}
 		usages = append(usages, phaseUsage{fmt.Sprintf("floor %d (templates, no policy)", n), fmt.Sprintf("floor%d", n), meter.stop()})
 		meter = e.meter()
+		if err := e.floorWithBindings(ctx, n, &r); err != nil {
+			b.Fatal(err)
+		}
+		usages = append(usages, phaseUsage{fmt.Sprintf("floor %d with bindings", n), fmt.Sprintf("floorb%d", n), meter.stop()})
+		meter = e.meter()
 		if err := e.bulk(ctx, n, &r); err != nil {
 			b.Fatal(err)
 		}
@@ -235,6 +249,8 @@ func runPropagation(b *testing.B) {
 		bulks = append(bulks, r)
 	}
 
+	// Latency is measured in steady state: after the last bulk's pods.
+	e.settle(ctx, 5*time.Minute)
 	meter := e.meter()
 	lat, err := e.latency(ctx)
 	if err != nil {
@@ -295,6 +311,7 @@ func (e *benchEnv) startHub(b *testing.B, f *localfleet.Fleet, root string, extr
 		b.Fatal(err)
 	}
 	e.hubKC = f.Hub.ControllerKubeconfig
+	e.root = root
 	if err := e.clients(f); err != nil {
 		b.Fatal(err)
 	}
@@ -392,6 +409,12 @@ func (e *benchEnv) clients(f *localfleet.Fleet) error {
 		return err
 	}
 	if e.hubCtrl, err = client.New(hubCfg, client.Options{Scheme: api.Scheme}); err != nil {
+		return err
+	}
+	if e.hubDyn, err = dynamic.NewForConfig(hubCfg); err != nil {
+		return err
+	}
+	if e.hubExt, err = apiextensionsclient.NewForConfig(hubCfg); err != nil {
 		return err
 	}
 	opts := propagation.DefaultOptions()

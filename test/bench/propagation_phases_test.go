@@ -269,6 +269,42 @@ func (e *benchEnv) waitQuiet(ctx context.Context, timeout time.Duration) error {
 	return nil
 }
 
+// settleCPU is the fleet's CPU use (the hub's and the members' Kubernetes
+// processes), in cores, under which it counts as settled for the latency
+// phase: the members' controllers have finished with the bulk's pods
+// (kwok's node heartbeats and the controllers' resyncs stay well under it).
+const settleCPU = 0.5
+
+// settle waits, up to timeout, until the fleet has used less than settleCPU
+// cores over settleWindow, so that the latency phase measures a
+// fleet in steady state and not the members still starting the last bulk's
+// pods. It reports the wait and the last use; a fleet that never settles is
+// reported, not fatal.
+func (e *benchEnv) settle(ctx context.Context, timeout time.Duration) {
+	const settleWindow = 5 * time.Second
+	start := time.Now()
+	prev := takeCPU(e.cpuGroups)
+	var fleet, members float64
+	err := poll(ctx, settleWindow, timeout, func() (bool, error) {
+		cur := takeCPU(e.cpuGroups)
+		d := cur.since(prev)
+		if d.Wall < settleWindow/2 {
+			// poll's first, immediate call: no window yet.
+			return false, nil
+		}
+		prev = cur
+		wall := d.Wall.Seconds()
+		members = d.Groups["members"].Seconds() / wall
+		fleet = members + d.Groups["hub k8s"].Seconds()/wall
+		return fleet < settleCPU, nil
+	})
+	if err != nil {
+		e.progress("fleet not settled after %.0fs: at %.2f cores (members %.2f); measuring latency anyway", time.Since(start).Seconds(), fleet, members)
+		return
+	}
+	e.progress("fleet settled after %.0fs: at %.2f cores (members %.2f)", time.Since(start).Seconds(), fleet, members)
+}
+
 func opResult(m metricSet) map[string]float64 {
 	out := map[string]float64{}
 	for _, x := range m {

@@ -23,7 +23,12 @@ func report(b *testing.B, bulks []bulkResult, lat latencyResult, rs restartResul
 		row(fmt.Sprintf("Bulk %d: the same, seen by a list every %s", r.N, pollInterval), secs(r.Listed), secs(r.LowerBound), fmt.Sprintf("%.2fx", r.Listed.Seconds()/r.LowerBound.Seconds()))
 		floorRatio := r.Exists.Seconds() / r.Floor.Seconds()
 		row(fmt.Sprintf("Bulk %d: the same against the floor (templates on the hub too)", r.N), secs(r.Exists), secs(r.Floor), fmt.Sprintf("%.2fx", floorRatio))
+		bindingsRatio := r.Exists.Seconds() / r.FloorBindings.Seconds()
+		row(fmt.Sprintf("Bulk %d: the same against the floor with bindings", r.N), secs(r.Exists), secs(r.FloorBindings), fmt.Sprintf("%.2fx", bindingsRatio))
+		row(fmt.Sprintf("Bulk %d: floor against the lower bound", r.N), secs(r.Floor), secs(r.LowerBound), fmt.Sprintf("%.2fx", r.Floor.Seconds()/r.LowerBound.Seconds()))
+		row(fmt.Sprintf("Bulk %d: floor with bindings against the lower bound", r.N), secs(r.FloorBindings), secs(r.LowerBound), fmt.Sprintf("%.2fx", r.FloorBindings.Seconds()/r.LowerBound.Seconds()))
 		row(fmt.Sprintf("Bulk %d: templates created on the hub (32 workers)", r.N), secs(r.HubCreates), secs(r.FloorHub), "")
+		row(fmt.Sprintf("Bulk %d: floor with bindings: templates and bindings created", r.N), "", secs(r.FloorBindingsHub), "")
 		for _, name := range benchMembers {
 			row(fmt.Sprintf("Bulk %d: every object exists in %s", r.N, name), secs(r.PerMember[name]), "", "")
 		}
@@ -37,6 +42,8 @@ func report(b *testing.B, bulks []bulkResult, lat latencyResult, rs restartResul
 		b.ReportMetric(r.Listed.Seconds(), fmt.Sprintf("bulk%d_listed_s", r.N))
 		b.ReportMetric(r.Floor.Seconds(), fmt.Sprintf("floor%d_s", r.N))
 		b.ReportMetric(floorRatio, fmt.Sprintf("bulk%d_floor_ratio", r.N))
+		b.ReportMetric(r.FloorBindings.Seconds(), fmt.Sprintf("floorb%d_s", r.N))
+		b.ReportMetric(bindingsRatio, fmt.Sprintf("bulk%d_floorb_ratio", r.N))
 		b.ReportMetric(r.Ready.Seconds(), fmt.Sprintf("bulk%d_ready_s", r.N))
 	}
 	row("Latency, 100 at 2/s, until in both members: p50", ms(lat.P50), ms(lat.CreateP50), fmt.Sprintf("%.1fx", float64(lat.P50)/float64(lat.CreateP50)))

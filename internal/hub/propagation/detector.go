@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 
@@ -64,6 +65,62 @@ type Detector struct {
 	// pending holds the templates queued at the first priority and not
 	// looked at since.
 	pending *pendingSet[templateKey]
+	// created holds the bindings this detector created that its cache may
+	// not hold yet (recentBindings).
+	created recentBindings
+}
+
+// createdGrace is how long a binding the detector created counts as on its
+// way to the cache: a sync in that time that finds no binding there looks
+// again later instead of creating it a second time (a 409).
+const createdGrace = 10 * time.Second
+
+// recentBindings are the bindings the detector created in the last
+// createdGrace, until its cache holds them, as a ReplicaSet controller's
+// expectations: a template synced again before the binding's watch event
+// arrived (a claim let out, an edit) would otherwise create it again.
+type recentBindings struct {
+	mu sync.Mutex
+	at map[types.NamespacedName]time.Time
+}
+
+// add records that the binding key was created now. Once in a while it
+// drops the entries older than createdGrace, which a template never synced
+// again leaves behind.
+func (r *recentBindings) add(key types.NamespacedName, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.at == nil {
+		r.at = map[types.NamespacedName]time.Time{}
+	}
+	if len(r.at) >= 1024 && len(r.at)%1024 == 0 {
+		for k, t := range r.at {
+			if now.Sub(t) >= createdGrace {
+				delete(r.at, k)
+			}
+		}
+	}
+	r.at[key] = now
+}
+
+// inFlight reports whether key was created less than createdGrace ago and
+// is not known to be in the cache yet.
+func (r *recentBindings) inFlight(key types.NamespacedName, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.at[key]
+	if ok && now.Sub(t) >= createdGrace {
+		delete(r.at, key)
+		return false
+	}
+	return ok
+}
+
+// seen forgets key: the cache holds the binding, or it is gone.
+func (r *recentBindings) seen(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.at, key)
 }
 
 // add queues template k at the first priority.
@@ -316,15 +373,25 @@ func (d *Detector) syncTemplate(ctx context.Context, k templateKey) error {
 	}
 	// The binding first: the scheduler starts on it while the claim is
 	// written.
-	if err := d.ensureBinding(ctx, m, obj, bkey, c); err != nil {
+	created, err := d.ensureBinding(ctx, m, obj, bkey, c)
+	if err != nil {
 		return err
 	}
 	if claim := Claim(c.Ref); claim != current {
-		if current == "" && !mayBeDependency(k.GVK) && d.claims.Hold(k, d.p.Busy(), time.Now()) {
+		if current == "" && !mayBeDependency(k.GVK) {
 			// The binding is what the pipeline runs on; a first claim
 			// is for the user to see. While a burst of templates and
-			// bindings waits for the members, it waits behind them.
-			return nil
+			// bindings waits for the members, it waits behind them;
+			// otherwise, when the binding was just created, until
+			// execution has sent its member creates (firstReportDelay).
+			busy := d.p.Busy()
+			if d.claims.Hold(k, busy, time.Now()) {
+				return nil
+			}
+			if created && !busy {
+				d.queue.AddWithOpts(priorityqueue.AddOpts{After: firstReportDelay, Priority: ptr.To(claimPriority)}, k)
+				return nil
+			}
 		}
 		if err := d.setClaim(ctx, m, obj, &claim); err != nil {
 			return err
@@ -354,6 +421,13 @@ func mayBeDependency(gvk schema.GroupVersionKind) bool {
 // claimPriority is the queue priority of a first claim let out after the
 // pipeline was busy.
 const claimPriority = -1
+
+// firstReportDelay is how long a new template's first claim waits after its
+// binding was created: long enough for execution to have sent the member
+// creates, so that the hub's write of the claim does not compete with them
+// for the machine (on a small hub it took 100-170 ms when it did, and so did
+// the member create it ran beside).
+const firstReportDelay = 250 * time.Millisecond
 
 // setClaim writes (or, with nil, removes) the claim annotation.
 func (d *Detector) setClaim(ctx context.Context, m Mapping, obj *unstructured.Unstructured, claim *string) error {
@@ -395,10 +469,21 @@ func desiredSpec(obj *unstructured.Unstructured, c candidate) workv1alpha1.Bindi
 	return s
 }
 
-func (d *Detector) ensureBinding(ctx context.Context, m Mapping, obj *unstructured.Unstructured, key types.NamespacedName, c candidate) error {
+// ensureBinding creates or updates the binding of obj, and reports whether it
+// created it.
+func (d *Detector) ensureBinding(ctx context.Context, m Mapping, obj *unstructured.Unstructured, key types.NamespacedName, c candidate) (bool, error) {
 	want := desiredSpec(obj, c)
 	b := workv1alpha1.NewBinding(m.Namespaced)
 	err := d.p.client.Get(ctx, key, b)
+	if err == nil {
+		d.created.seen(key)
+	}
+	if apierrors.IsNotFound(err) && d.created.inFlight(key, time.Now()) {
+		// Created moments ago and not in the cache yet: look again once
+		// it is, in case the spec must change.
+		d.queue.AddAfter(templateKey{GVK: m.GVK, Namespace: obj.GetNamespace(), Name: obj.GetName()}, firstReportDelay)
+		return false, nil
+	}
 	if apierrors.IsNotFound(err) {
 		b.SetNamespace(key.Namespace)
 		b.SetName(key.Name)
@@ -413,7 +498,7 @@ func (d *Detector) ensureBinding(ctx context.Context, m Mapping, obj *unstructur
 			var clusters clusterv1alpha1.ClusterList
 			// Read-only: no need to copy the cache.
 			if err := d.p.client.List(ctx, &clusters, client.UnsafeDisableDeepCopy); err != nil {
-				return err
+				return false, err
 			}
 			want.Clusters = place(&want, clusters.Items)
 		}
@@ -421,24 +506,26 @@ func (d *Detector) ensureBinding(ctx context.Context, m Mapping, obj *unstructur
 		switch err := d.p.client.Create(ctx, b); {
 		case err == nil:
 			metrics.BindingsCreated.Inc()
+			d.created.add(key, time.Now())
+			return true, nil
 		case !apierrors.IsAlreadyExists(err):
-			return fmt.Errorf("create binding %s: %w", key, err)
+			return false, fmt.Errorf("create binding %s: %w", key, err)
 		}
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !b.GetDeletionTimestamp().IsZero() {
 		// The old binding is still cleaning up; come back when it is gone.
 		d.queue.AddAfter(templateKey{GVK: m.GVK, Namespace: obj.GetNamespace(), Name: obj.GetName()}, time.Second)
-		return nil
+		return false, nil
 	}
 	cur := b.GetSpec()
 	// The scheduler's fields, and the user's rebalance request.
 	want.Clusters, want.Evictions, want.RescheduleTriggeredAt = cur.Clusters, cur.Evictions, cur.RescheduleTriggeredAt
 	if apiequality.Semantic.DeepEqual(*cur, want) {
-		return nil
+		return false, nil
 	}
 	orig := b.DeepCopyObject().(client.Object)
 	if cur.Resource.UID != want.Resource.UID && m.Namespaced {
@@ -448,12 +535,13 @@ func (d *Detector) ensureBinding(ctx context.Context, m Mapping, obj *unstructur
 	}
 	*cur = want
 	if err := d.p.client.Patch(ctx, b, client.MergeFrom(orig)); err != nil {
-		return fmt.Errorf("update binding %s: %w", key, err)
+		return false, fmt.Errorf("update binding %s: %w", key, err)
 	}
-	return nil
+	return false, nil
 }
 
 func (d *Detector) deleteBinding(ctx context.Context, namespaced bool, key types.NamespacedName) error {
+	d.created.seen(key)
 	b := workv1alpha1.NewBinding(namespaced)
 	if err := d.p.client.Get(ctx, key, b); err != nil {
 		return client.IgnoreNotFound(err)

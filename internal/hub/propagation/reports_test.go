@@ -1,8 +1,11 @@
 package propagation
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 
 	workv1alpha1 "github.com/flotilla-io/flotilla/api/work/v1alpha1"
 )
@@ -80,5 +83,37 @@ func TestSettleStaysBusyThroughAPause(t *testing.T) {
 	s.busy(true, t0.Add(19*time.Second))
 	if !s.busy(false, t0.Add(20*time.Second+burstQuiet-time.Millisecond)) {
 		t.Fatal("an older sample moved the end of the burst back")
+	}
+}
+
+func TestRecentBindings(t *testing.T) {
+	var r recentBindings
+	now := time.Now()
+	a := types.NamespacedName{Namespace: "ns", Name: "a-deployment"}
+	if r.inFlight(a, now) {
+		t.Fatal("a binding never created is in flight")
+	}
+	r.add(a, now)
+	if !r.inFlight(a, now.Add(time.Second)) {
+		t.Fatal("a binding created a second ago is not in flight")
+	}
+	r.seen(a)
+	if r.inFlight(a, now.Add(time.Second)) {
+		t.Fatal("a binding the cache holds is still in flight")
+	}
+	r.add(a, now)
+	if r.inFlight(a, now.Add(createdGrace)) {
+		t.Fatal("a binding created createdGrace ago is still in flight")
+	}
+	if len(r.at) != 0 {
+		t.Fatalf("an expired entry was kept: %v", r.at)
+	}
+	// Entries never looked at again are dropped as more are added.
+	for i := range 2048 {
+		r.add(types.NamespacedName{Namespace: "ns", Name: fmt.Sprint(i)}, now)
+	}
+	r.add(types.NamespacedName{Namespace: "ns", Name: "late"}, now.Add(createdGrace))
+	if len(r.at) != 1 {
+		t.Fatalf("%d entries kept, want only the late one", len(r.at))
 	}
 }
