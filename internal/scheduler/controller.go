@@ -136,7 +136,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	changed := builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, healthChanged{}))
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("scheduler").
-		Watches(&workv1alpha1.ResourceBinding{}, bindingEvents(), changed).
+		Watches(&workv1alpha1.ResourceBinding{}, &bindingEvents{delay: r.deferStatus != nil}, changed).
 		Watches(&clusterv1alpha1.Cluster{}, r.clusterEvents(r.resourceBindings)).
 		WatchesRawSource(source.Channel(r.deferred.channel(true), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).
@@ -146,7 +146,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	err = ctrl.NewControllerManagedBy(mgr).
 		Named("cluster-scheduler").
-		Watches(&workv1alpha1.ClusterResourceBinding{}, bindingEvents(), changed).
+		Watches(&workv1alpha1.ClusterResourceBinding{}, &bindingEvents{delay: r.deferStatus != nil}, changed).
 		Watches(&clusterv1alpha1.Cluster{}, r.clusterEvents(r.clusterResourceBindings)).
 		WatchesRawSource(source.Channel(r.deferred.channel(false), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).

@@ -313,3 +313,51 @@ func TestMessages(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestBindingEventsDelayOnlyPlacedBindingsOfTheDetector(t *testing.T) {
+	binding := func(placed, managed bool) *workv1alpha1.ResourceBinding {
+		b := &workv1alpha1.ResourceBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "app-deployment"}}
+		if placed {
+			b.Spec.Clusters = []workv1alpha1.TargetCluster{{Name: "m1"}}
+		}
+		if managed {
+			b.Labels = map[string]string{clusterv1alpha1.LabelManagedBy: clusterv1alpha1.ManagedByValue}
+		}
+		return b
+	}
+	cases := map[string]struct {
+		h       *bindingEvents
+		b       *workv1alpha1.ResourceBinding
+		initial bool
+		delayed bool
+	}{
+		"placed by the detector":            {&bindingEvents{delay: true}, binding(true, true), false, true},
+		"not placed: the scheduler decides": {&bindingEvents{delay: true}, binding(false, true), false, false},
+		"placed by someone else":            {&bindingEvents{delay: true}, binding(true, false), false, false},
+		"the initial list":                  {&bindingEvents{delay: true}, binding(true, true), true, false},
+		"records never deferred":            {&bindingEvents{}, binding(true, true), false, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+			defer q.ShutDown()
+			tc.h.Create(context.Background(), event.CreateEvent{Object: tc.b, IsInInitialList: tc.initial}, q)
+			if got := q.Len(); got != 0 == tc.delayed {
+				t.Fatalf("queued at once: %d, want delayed %v", got, tc.delayed)
+			}
+			if !tc.delayed {
+				return
+			}
+			deadline := time.Now().Add(10 * firstRecordDelay)
+			for q.Len() == 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("not queued %s after the create", 10*firstRecordDelay)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if item, _ := q.Get(); item.String() != "a/app-deployment" {
+				t.Fatalf("queued %s", item)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,9 +40,6 @@ var floorGVR = schema.GroupVersionResource{Group: floorGroup, Version: "v1alpha1
 // by another createWorkers workers. Nothing acts on either. It is what a
 // propagation controller that cost nothing but its bindings would reach.
 func (e *benchEnv) floorWithBindings(ctx context.Context, n int, r *bulkResult) error {
-	if err := e.ensureFloorCRD(ctx); err != nil {
-		return err
-	}
 	ns := fmt.Sprintf("floorb-%d", n)
 	for _, cs := range append([]kubernetes.Interface{e.hubCS}, e.memberList()...) {
 		if err := ensureNamespace(ctx, cs, ns); err != nil {
@@ -98,9 +96,18 @@ func createTemplates(ctx context.Context, cs kubernetes.Interface, ns string, n 
 				if errs[w] != nil {
 					continue
 				}
-				d, err := cs.AppsV1().Deployments(ns).Create(ctx, oneReplica(ns, objName(i)), metav1.CreateOptions{})
+				var d *appsv1.Deployment
+				err := retryBusy(ns+"/"+objName(i), func() error {
+					var err error
+					d, err = cs.AppsV1().Deployments(ns).Create(ctx, oneReplica(ns, objName(i)), metav1.CreateOptions{})
+					return err
+				})
+				if err == nil && (d == nil || d.UID == "") {
+					// An earlier attempt went through.
+					d, err = cs.AppsV1().Deployments(ns).Get(ctx, objName(i), metav1.GetOptions{})
+				}
 				if err != nil {
-					errs[w] = fmt.Errorf("create template %s/%s: %w", ns, objName(i), err)
+					errs[w] = fmt.Errorf("template: %w", err)
 					continue
 				}
 				out <- d
@@ -144,14 +151,16 @@ func createFloorBinding(ctx context.Context, dyn dynamic.Interface, t metav1.Obj
 	obj := &unstructured.Unstructured{Object: u}
 	obj.SetAPIVersion(floorGVR.GroupVersion().String())
 	obj.SetKind("ResourceBinding")
-	if _, err := dyn.Resource(floorGVR).Namespace(t.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create floor binding %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
-	}
-	return nil
+	return retryBusy("floor binding "+obj.GetNamespace()+"/"+obj.GetName(), func() error {
+		_, err := dyn.Resource(floorGVR).Namespace(t.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{})
+		return err
+	})
 }
 
 // ensureFloorCRD installs the ResourceBinding CRD again under floorGroup
-// and waits until it is established.
+// and waits until it is established. The benchmark installs it when the
+// hub starts, so that the API server's work on a new API (discovery, the
+// OpenAPI document) is done before anything is measured.
 func (e *benchEnv) ensureFloorCRD(ctx context.Context) error {
 	data, err := os.ReadFile(filepath.Join(e.root, "config", "crd", "bases", "work.flotilla.io_resourcebindings.yaml"))
 	if err != nil {

@@ -90,18 +90,28 @@ func createDeployments(ctx context.Context, cs kubernetes.Interface, ns string, 
 
 // createOne creates d, retrying errors a busy API server may give.
 func createOne(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment) error {
+	return retryBusy(d.Namespace+"/"+d.Name, func() error {
+		_, err := cs.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{})
+		return err
+	})
+}
+
+// retryBusy runs create, the create of the object name, up to 5 times
+// while it fails as a busy API server may fail; AlreadyExists after a retry
+// means an earlier attempt went through.
+func retryBusy(name string, create func() error) error {
 	var err error
 	for attempt := range 5 {
-		_, err = cs.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{})
+		err = create()
 		if err == nil || apierrors.IsAlreadyExists(err) && attempt > 0 {
 			return nil
 		}
 		if !apierrors.IsServerTimeout(err) && !apierrors.IsTimeout(err) && !apierrors.IsTooManyRequests(err) && !apierrors.IsInternalError(err) {
-			return fmt.Errorf("create %s/%s: %w", d.Namespace, d.Name, err)
+			return fmt.Errorf("create %s: %w", name, err)
 		}
 		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
 	}
-	return fmt.Errorf("create %s/%s: %w", d.Namespace, d.Name, err)
+	return fmt.Errorf("create %s: %w", name, err)
 }
 
 func ensureNamespace(ctx context.Context, cs kubernetes.Interface, ns string) error {

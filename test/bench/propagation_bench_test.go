@@ -213,6 +213,9 @@ func runPropagation(b *testing.B) {
 	e.progress("fleet up after %.1fs; building flotilla at %s", time.Since(start).Seconds(), rev)
 	e.cpuGroups = cpuGroups(e.home, benchMembers)
 	e.startHub(b, f, root)
+	if err := e.ensureFloorCRD(ctx); err != nil {
+		b.Fatal(err)
+	}
 
 	var usages []phaseUsage
 	var bulks []bulkResult

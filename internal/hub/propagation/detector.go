@@ -160,18 +160,25 @@ func (d *Detector) watchPolicies(ctx context.Context) error {
 		}
 	}
 	// A binding deleted while its template stays (by hand, or by garbage
-	// collection after the template was replaced) is made again.
+	// collection after the template was replaced) is made again. A binding
+	// the cache now holds is no longer on its way (recentBindings).
 	for _, obj := range []client.Object{&workv1alpha1.ResourceBinding{}, &workv1alpha1.ClusterResourceBinding{}} {
 		inf, err := d.p.cache.GetInformer(ctx, obj)
 		if err != nil {
 			return err
 		}
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: func(o any) {
+				if b, ok := o.(client.Object); ok {
+					d.created.seen(types.NamespacedName{Namespace: b.GetNamespace(), Name: b.GetName()})
+				}
+			},
 			DeleteFunc: func(o any) {
 				if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
 					o = t.Obj
 				}
 				if b, ok := o.(workv1alpha1.Binding); ok {
+					d.created.seen(types.NamespacedName{Namespace: b.GetNamespace(), Name: b.GetName()})
 					r := b.GetSpec().Resource
 					gv, err := schema.ParseGroupVersion(r.APIVersion)
 					if err == nil {
@@ -511,6 +518,9 @@ func (d *Detector) ensureBinding(ctx context.Context, m Mapping, obj *unstructur
 		case !apierrors.IsAlreadyExists(err):
 			return false, fmt.Errorf("create binding %s: %w", key, err)
 		}
+		// Someone else's, or ours not in the cache yet: compare the
+		// spec once the cache holds it.
+		d.queue.AddAfter(templateKey{GVK: m.GVK, Namespace: obj.GetNamespace(), Name: obj.GetName()}, firstReportDelay)
 		return false, nil
 	}
 	if err != nil {
