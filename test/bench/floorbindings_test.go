@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	clusterv1alpha1 "github.com/flotilla-io/flotilla/api/cluster/v1alpha1"
@@ -41,10 +39,8 @@ var floorGVR = schema.GroupVersionResource{Group: floorGroup, Version: "v1alpha1
 // propagation controller that cost nothing but its bindings would reach.
 func (e *benchEnv) floorWithBindings(ctx context.Context, n int, r *bulkResult) error {
 	ns := fmt.Sprintf("floorb-%d", n)
-	for _, cs := range append([]kubernetes.Interface{e.hubCS}, e.memberList()...) {
-		if err := ensureNamespace(ctx, cs, ns); err != nil {
-			return err
-		}
+	if err := e.floorNamespace(ctx, ns); err != nil {
+		return err
 	}
 	e.progress("floor with bindings %d: creating %d templates and %d bindings on the hub (nothing acts on them) and %d Deployments in each member at once", n, n, n, n)
 	start := time.Now()
@@ -53,7 +49,7 @@ func (e *benchEnv) floorWithBindings(ctx context.Context, n int, r *bulkResult) 
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(created)
-		tmplErr = createTemplates(ctx, e.hubCS, ns, n, created)
+		_, tmplErr = createDeployments(ctx, e.hubCS, ns, n, created)
 	})
 	var mu sync.Mutex
 	for range createWorkers {
@@ -75,51 +71,7 @@ func (e *benchEnv) floorWithBindings(ctx context.Context, n int, r *bulkResult) 
 		return fmt.Errorf("floor with bindings: %w", err)
 	}
 	e.progress("floor with bindings %d: member objects in %.1fs, templates and bindings in %.1fs; deleting", n, r.FloorBindings.Seconds(), r.FloorBindingsHub.Seconds())
-	if err := e.hubCS.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
-		return fmt.Errorf("delete hub namespace %s: %w", ns, err)
-	}
-	if err := e.deleteMemberNamespaces(ctx, ns); err != nil {
-		return err
-	}
-	return waitGone(ctx, e.hubCS, ns, cleanTimeout)
-}
-
-// createTemplates creates n Deployments in ns of the hub with
-// createWorkers workers and sends each created one to out.
-func createTemplates(ctx context.Context, cs kubernetes.Interface, ns string, n int, out chan<- metav1.Object) error {
-	next := make(chan int)
-	errs := make([]error, createWorkers)
-	var wg sync.WaitGroup
-	for w := range createWorkers {
-		wg.Go(func() {
-			for i := range next {
-				if errs[w] != nil {
-					continue
-				}
-				var d *appsv1.Deployment
-				err := retryBusy(ns+"/"+objName(i), func() error {
-					var err error
-					d, err = cs.AppsV1().Deployments(ns).Create(ctx, oneReplica(ns, objName(i)), metav1.CreateOptions{})
-					return err
-				})
-				if err == nil && (d == nil || d.UID == "") {
-					// An earlier attempt went through.
-					d, err = cs.AppsV1().Deployments(ns).Get(ctx, objName(i), metav1.GetOptions{})
-				}
-				if err != nil {
-					errs[w] = fmt.Errorf("template: %w", err)
-					continue
-				}
-				out <- d
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return errors.Join(errs...)
+	return e.dropFloorNamespace(ctx, ns)
 }
 
 // createFloorBinding creates the stand-in binding of template t: the spec

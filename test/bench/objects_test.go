@@ -57,8 +57,9 @@ func oneReplica(ns, name string) *appsv1.Deployment {
 }
 
 // createDeployments creates n Deployments in ns with createWorkers workers
-// and returns how long each create took.
-func createDeployments(ctx context.Context, cs kubernetes.Interface, ns string, n int) ([]time.Duration, error) {
+// and returns how long each create took. When out is not nil, each created
+// Deployment is sent to it.
+func createDeployments(ctx context.Context, cs kubernetes.Interface, ns string, n int, out chan<- metav1.Object) ([]time.Duration, error) {
 	next := make(chan int)
 	durs := make([]time.Duration, n)
 	var mu sync.Mutex
@@ -68,7 +69,7 @@ func createDeployments(ctx context.Context, cs kubernetes.Interface, ns string, 
 		wg.Go(func() {
 			for i := range next {
 				t0 := time.Now()
-				err := createOne(ctx, cs, oneReplica(ns, objName(i)))
+				d, err := createOne(ctx, cs, oneReplica(ns, objName(i)))
 				durs[i] = time.Since(t0)
 				if err != nil {
 					mu.Lock()
@@ -76,6 +77,10 @@ func createDeployments(ctx context.Context, cs kubernetes.Interface, ns string, 
 						first = err
 					}
 					mu.Unlock()
+					continue
+				}
+				if out != nil {
+					out <- d
 				}
 			}
 		})
@@ -88,12 +93,20 @@ func createDeployments(ctx context.Context, cs kubernetes.Interface, ns string, 
 	return durs, first
 }
 
-// createOne creates d, retrying errors a busy API server may give.
-func createOne(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment) error {
-	return retryBusy(d.Namespace+"/"+d.Name, func() error {
-		_, err := cs.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{})
+// createOne creates d, retrying errors a busy API server may give, and
+// returns the created Deployment.
+func createOne(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment) (*appsv1.Deployment, error) {
+	var got *appsv1.Deployment
+	err := retryBusy(d.Namespace+"/"+d.Name, func() error {
+		var err error
+		got, err = cs.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{})
 		return err
 	})
+	if err == nil && (got == nil || got.UID == "") {
+		// An earlier attempt went through.
+		got, err = cs.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+	}
+	return got, err
 }
 
 // retryBusy runs create, the create of the object name, up to 5 times

@@ -50,10 +50,8 @@ func (e *benchEnv) lowerBound(ctx context.Context, n int, r *bulkResult) error {
 // machine its API server competes with the members' for the same cores.
 func (e *benchEnv) floor(ctx context.Context, n int, r *bulkResult) error {
 	ns := fmt.Sprintf("floor-%d", n)
-	for _, cs := range append([]kubernetes.Interface{e.hubCS}, e.memberList()...) {
-		if err := ensureNamespace(ctx, cs, ns); err != nil {
-			return err
-		}
+	if err := e.floorNamespace(ctx, ns); err != nil {
+		return err
 	}
 	e.progress("floor %d: creating %d templates on the hub (no policy) and %d Deployments in each member at once", n, n, n)
 	start := time.Now()
@@ -61,7 +59,7 @@ func (e *benchEnv) floor(ctx context.Context, n int, r *bulkResult) error {
 	hubDone := make(chan struct{})
 	go func() {
 		defer close(hubDone)
-		_, hubErr = createDeployments(ctx, e.hubCS, ns, n)
+		_, hubErr = createDeployments(ctx, e.hubCS, ns, n, nil)
 	}()
 	err := e.createInMembers(ctx, ns, n)
 	r.Floor = time.Since(start)
@@ -71,6 +69,22 @@ func (e *benchEnv) floor(ctx context.Context, n int, r *bulkResult) error {
 		return fmt.Errorf("floor: %w", err)
 	}
 	e.progress("floor %d: member objects in %.1fs, templates in %.1fs; deleting", n, r.Floor.Seconds(), r.FloorHub.Seconds())
+	return e.dropFloorNamespace(ctx, ns)
+}
+
+// floorNamespace creates namespace ns on the hub and in every member.
+func (e *benchEnv) floorNamespace(ctx context.Context, ns string) error {
+	for _, cs := range append([]kubernetes.Interface{e.hubCS}, e.memberList()...) {
+		if err := ensureNamespace(ctx, cs, ns); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropFloorNamespace deletes namespace ns on the hub and in every member,
+// and waits until the hub's is gone.
+func (e *benchEnv) dropFloorNamespace(ctx context.Context, ns string) error {
 	if err := e.hubCS.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
 		return fmt.Errorf("delete hub namespace %s: %w", ns, err)
 	}
@@ -87,7 +101,7 @@ func (e *benchEnv) createInMembers(ctx context.Context, ns string, n int) error 
 	var wg sync.WaitGroup
 	for i, name := range benchMembers {
 		wg.Go(func() {
-			_, errs[i] = createDeployments(ctx, e.members[name], ns, n)
+			_, errs[i] = createDeployments(ctx, e.members[name], ns, n, nil)
 		})
 	}
 	wg.Wait()
@@ -136,7 +150,7 @@ func (e *benchEnv) bulk(ctx context.Context, n int, r *bulkResult) error {
 	}
 	sctx, stopSampler := context.WithCancel(ctx)
 	go e.sample(sctx, fmt.Sprintf("bulk %d", n), start, ns, ready, memberReady)
-	_, err = createDeployments(ctx, e.hubCS, ns, n)
+	_, err = createDeployments(ctx, e.hubCS, ns, n, nil)
 	r.HubCreates = time.Since(start)
 	if err != nil {
 		stopSampler()

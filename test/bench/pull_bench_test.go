@@ -790,7 +790,7 @@ func (e *pullEnv) placeWorkloads(ctx context.Context, ns, cluster string, k int)
 		return fmt.Errorf("create the policy of %s: %w", ns, err)
 	}
 	for j := range k {
-		if err := createOne(ctx, e.hubCS, oneReplica(ns, objName(j))); err != nil {
+		if _, err := createOne(ctx, e.hubCS, oneReplica(ns, objName(j))); err != nil {
 			return err
 		}
 	}
