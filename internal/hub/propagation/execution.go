@@ -88,6 +88,28 @@ type Execution struct {
 	// changed binding, template, dependency or cluster) and not looked at
 	// since.
 	pending *pendingSet[bindingKey]
+
+	// finalized holds the UIDs of the deleted bindings whose finalizer this
+	// process removed, until forgetAfter after the informer saw them go: a
+	// sync in between reads the cache from before the removal and would
+	// clean the members and patch the binding again.
+	finalized   sync.Map
+	forgetAfter time.Duration
+}
+
+// forgetFinalizedAfter is how long a finalized binding stays remembered
+// after its informer saw it go, for the syncs that read it just before.
+// UIDs are never reused, so a late forget is harmless.
+const forgetFinalizedAfter = 10 * time.Second
+
+// cleanedUp reports whether b is a deleted binding whose finalizer this
+// process already removed.
+func (e *Execution) cleanedUp(b workv1alpha1.Binding) bool {
+	if b.GetDeletionTimestamp().IsZero() {
+		return false
+	}
+	_, done := e.finalized.Load(b.GetUID())
+	return done
 }
 
 // add queues k at the first priority.
@@ -102,10 +124,11 @@ func newExecution(p *Pipeline) *Execution {
 		queue: priorityqueue.New("execution", func(o *priorityqueue.Opts[bindingKey]) {
 			o.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[bindingKey]()
 		}),
-		deps:    map[string]map[bindingKey]bool{},
-		depsOf:  map[bindingKey][]string{},
-		reports: hold.New[bindingKey](),
-		pending: newPendingSet[bindingKey](),
+		deps:        map[string]map[bindingKey]bool{},
+		depsOf:      map[bindingKey][]string{},
+		reports:     hold.New[bindingKey](),
+		pending:     newPendingSet[bindingKey](),
+		forgetAfter: forgetFinalizedAfter,
 	}
 }
 
@@ -124,9 +147,13 @@ func (e *Execution) watch(ctx context.Context) error {
 			}
 		}
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc: add, DeleteFunc: add,
+			AddFunc: add, DeleteFunc: e.onBindingDeleted,
 			UpdateFunc: func(old, o any) {
 				ob, nb := old.(client.Object), o.(client.Object)
+				if ob.GetUID() != nb.GetUID() {
+					// Deleted and made again while the watch was down.
+					e.forgetFinalized(ob.GetUID())
+				}
 				if ob.GetGeneration() != nb.GetGeneration() || !ob.GetDeletionTimestamp().Equal(nb.GetDeletionTimestamp()) {
 					add(o)
 				}
@@ -219,6 +246,26 @@ func (e *Execution) watch(ctx context.Context) error {
 		},
 	})
 	return err
+}
+
+// onBindingDeleted forgets that a binding was finalized, now that the
+// cache has seen it go, and looks at it once more.
+func (e *Execution) onBindingDeleted(o any) {
+	if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		o = d.Obj
+	}
+	if b, ok := o.(workv1alpha1.Binding); ok {
+		e.forgetFinalized(b.GetUID())
+		e.add(keyOf(b))
+	}
+}
+
+func (e *Execution) forgetFinalized(uid types.UID) {
+	if e.forgetAfter <= 0 {
+		e.finalized.Delete(uid)
+		return
+	}
+	time.AfterFunc(e.forgetAfter, func() { e.finalized.Delete(uid) })
 }
 
 func (e *Execution) enqueueAll(ctx context.Context) { e.enqueueBindings(ctx, "", nil) }
@@ -338,6 +385,9 @@ func (e *Execution) sync(ctx context.Context, k bindingKey) (time.Duration, erro
 			e.reports.Forget(k)
 		}
 		return 0, client.IgnoreNotFound(err)
+	}
+	if e.cleanedUp(b) {
+		return 0, nil
 	}
 	spec := b.GetSpec()
 	gvk := schema.FromAPIVersionAndKind(spec.Resource.APIVersion, spec.Resource.Kind)
@@ -1018,7 +1068,7 @@ func (e *Execution) removeLeft(ctx context.Context, b workv1alpha1.Binding, m Ma
 			}
 			continue
 		}
-		if err := e.removeFrom(ctx, b, m, prev, byName[prev.Cluster]); err != nil {
+		if err := e.removeFrom(ctx, b, m, prev, byName[prev.Cluster], true); err != nil {
 			out = append(out, workv1alpha1.ClusterStatus{Cluster: prev.Cluster, Reason: reasonRemoving, Message: err.Error(),
 				Health: workv1alpha1.HealthUnknown, Dependencies: prev.Dependencies})
 			if firstErr == nil {
@@ -1031,7 +1081,7 @@ func (e *Execution) removeLeft(ctx context.Context, b workv1alpha1.Binding, m Ma
 		if keep[mc.name] || len(mc.owned(m.GVR, string(b.GetUID()))) == 0 {
 			continue
 		}
-		if err := e.removeFrom(ctx, b, m, workv1alpha1.ClusterStatus{Cluster: mc.name}, byName[mc.name]); err != nil && firstErr == nil {
+		if err := e.removeFrom(ctx, b, m, workv1alpha1.ClusterStatus{Cluster: mc.name}, byName[mc.name], true); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
@@ -1062,8 +1112,10 @@ func evictionOf(es []workv1alpha1.Eviction, cluster string) *workv1alpha1.Evicti
 }
 
 // removeFrom deletes the binding's objects, and the dependencies no other
-// binding needs there, from one cluster.
-func (e *Execution) removeFrom(ctx context.Context, b workv1alpha1.Binding, m Mapping, prev workv1alpha1.ClusterStatus, c *clusterv1alpha1.Cluster) error {
+// binding needs there, from one cluster. With announce, it records a
+// Removed event on the binding; finalize does not, because the binding goes
+// too (and in a namespace being deleted the hub refuses new events).
+func (e *Execution) removeFrom(ctx context.Context, b workv1alpha1.Binding, m Mapping, prev workv1alpha1.ClusterStatus, c *clusterv1alpha1.Cluster, announce bool) error {
 	if c == nil {
 		// The cluster left the fleet (unjoin leaves its objects running).
 		return nil
@@ -1124,7 +1176,9 @@ func (e *Execution) removeFrom(ctx context.Context, b workv1alpha1.Binding, m Ma
 			return fail(err)
 		}
 	}
-	e.p.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Removed", "Delete", "removed from cluster %s", c.Name)
+	if announce {
+		e.p.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Removed", "Delete", "removed from cluster %s", c.Name)
+	}
 	return nil
 }
 
@@ -1174,6 +1228,9 @@ func (e *Execution) finalize(ctx context.Context, b workv1alpha1.Binding, m Mapp
 	if !controllerutilContains(b.GetFinalizers(), workv1alpha1.FinalizerCleanup) {
 		return 0, nil
 	}
+	if e.cleanedUp(b) {
+		return 0, nil
+	}
 	e.indexDeps(keyOf(b), nil)
 	seen := map[string]bool{}
 	var firstErr error
@@ -1193,12 +1250,12 @@ func (e *Execution) finalize(ctx context.Context, b workv1alpha1.Binding, m Mapp
 	}
 	for _, cs := range b.GetBindingStatus().Clusters {
 		seen[cs.Cluster] = true
-		note(e.removeFrom(ctx, b, m, cs, byName[cs.Cluster]))
+		note(e.removeFrom(ctx, b, m, cs, byName[cs.Cluster], false))
 	}
 	for _, tc := range b.GetSpec().Clusters {
 		if !seen[tc.Name] {
 			seen[tc.Name] = true
-			note(e.removeFrom(ctx, b, m, workv1alpha1.ClusterStatus{Cluster: tc.Name}, byName[tc.Name]))
+			note(e.removeFrom(ctx, b, m, workv1alpha1.ClusterStatus{Cluster: tc.Name}, byName[tc.Name], false))
 		}
 	}
 	if firstErr != nil {
@@ -1231,7 +1288,13 @@ func (e *Execution) removeFinalizer(ctx context.Context, b workv1alpha1.Binding)
 		}
 	}
 	b.SetFinalizers(keep)
-	return client.IgnoreNotFound(e.p.client.Patch(ctx, b, client.MergeFrom(orig)))
+	if err := e.p.client.Patch(ctx, b, client.MergeFrom(orig)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !b.GetDeletionTimestamp().IsZero() {
+		e.finalized.Store(b.GetUID(), struct{}{})
+	}
+	return nil
 }
 
 // writeStatus applies the binding's per-cluster results and its Applied and

@@ -398,6 +398,56 @@ func TestDriftDeletionAndPreserve(t *testing.T) {
 	}
 }
 
+// TestNamespaceDeletionRemovesEachObjectOnce: deleting a namespace on the
+// hub removes its templates' objects from every member, each deleted there
+// once, and the namespace goes (every binding's finalizer came off).
+func TestNamespaceDeletionRemovesEachObjectOnce(t *testing.T) {
+	framework.Require(t, env)
+	ctx := context.Background()
+	const ns, n = "nsdelete", 12
+	clusters := []string{"member-cluster-1", "member-cluster-2"}
+	createNamespace(t, ns)
+	create(t, policy(ns, "all", policyv1alpha1.ResourceSelector{APIVersion: "apps/v1", Kind: "Deployment"}, clusters...))
+	for i := range n {
+		create(t, deployment(ns, fmt.Sprintf("app-%02d", i), 1))
+	}
+	count := func(c string) int {
+		l, err := env.MemberClient(t, c).AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l.Items)
+	}
+	framework.Eventually(t, timeout, func() error {
+		for _, c := range clusters {
+			if got := count(c); got != n {
+				return fmt.Errorf("%s has %d of %d Deployments", c, got, n)
+			}
+		}
+		return nil
+	})
+	deletes := map[string]string{"operation": "delete", "result": "success"}
+	before := counter(t, "flotilla_member_writes_total", deletes)
+	if err := env.Hub.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, timeout, func() error {
+		for _, c := range clusters {
+			if got := count(c); got != 0 {
+				return fmt.Errorf("%s still has %d Deployments", c, got)
+			}
+		}
+		err := env.Hub.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("hub namespace %s not gone yet (%v)", ns, err)
+		}
+		return nil
+	})
+	if got, want := counter(t, "flotilla_member_writes_total", deletes)-before, float64(n*len(clusters)); got != want {
+		t.Errorf("member deletes: got %v, want one per object (%v)", got, want)
+	}
+}
+
 // TestFieldsLeaveWithTheTemplate: execution creates a new object in a
 // member (a create, not an apply); when a field later leaves the template
 // it leaves the member's object too, as it would had the object been
